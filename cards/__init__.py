@@ -1,0 +1,1 @@
+"""Adaptive Card builders: pure functions from domain views to card JSON, no I/O."""

@@ -1,0 +1,1 @@
+"""Persistence of the domain with SQLAlchemy: SQLite by default, PostgreSQL in production."""
