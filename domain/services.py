@@ -1166,6 +1166,10 @@ class CRM:
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             contact = self._visible_contact(uow, viewer, contact_id) if contact_id else None
             previous = lead.contact_id
+            if (contact.id if contact else None) == previous:
+                # Naming the same Contact again is no change: it must not re-promote a contact
+                # someone marked past customer since the lead was won.
+                return lead
             lead.set_primary_contact(
                 contact.id if contact else None,
                 stamp,
