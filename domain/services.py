@@ -1027,6 +1027,9 @@ class CRM:
         with self._uow_factory(tenant_id) as uow:
             viewer = self._viewer(uow, actor_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
+            if not any(s.id == stage_id for p in uow.pipelines.list() for s in p.stages):
+                # A stage of another tenant looks exactly like one that never existed.
+                raise NotFound("stage", stage_id=stage_id)
             lead.change_stage(self._pipeline(uow, lead.pipeline_id), stage_id, stamp)
             uow.commit()
             return lead
@@ -1292,7 +1295,11 @@ class CRM:
         with self._uow_factory(tenant_id) as uow:
             viewer = self._viewer(uow, actor_id)
             if user_id == actor_id:
+                # Leaving needs only sight of the lead, but the version is still checked.
                 lead = self._lead(uow, lead_id)
+                if not can_view_lead(viewer, lead, self._lead_account(uow, lead)):
+                    raise AccessDenied("lead", lead_id=lead_id)
+                _check_version("lead", lead.id, lead.version, expected_version)
             else:
                 lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             lead.remove_follower(user_id, stamp)
