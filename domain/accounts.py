@@ -300,7 +300,7 @@ class Account(Aggregate):
         document = Document(
             id=DocumentId(new_id()),
             title=clean_line(title, "title", TITLE_MAX),
-            url=clean_url(url),
+            url=clean_url(url, https_only=True),
             added_by=stamp.actor_id,
             added_at=stamp.at,
         )

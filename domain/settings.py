@@ -78,7 +78,10 @@ class CustomFieldDef:
             return clean_line(value, name, TEXT_MAX)
         if self.kind is CustomFieldKind.NUMBER:
             if isinstance(value, Decimal | int) and not isinstance(value, bool):
-                return Decimal(value)
+                number = Decimal(value)
+                if not number.is_finite():
+                    raise InvalidInput("input.invalid_number", field=name)
+                return number
             if isinstance(value, str):
                 try:
                     number = Decimal(value.strip())

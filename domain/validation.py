@@ -87,9 +87,10 @@ def clean_phone(value: object, field: str = "phone") -> str | None:
     return text
 
 
-def clean_url(value: object, field: str = "url") -> str:
+def clean_url(value: object, field: str = "url", *, https_only: bool = False) -> str:
+    """A web link; ``https_only`` for links people open from Teams (documents)."""
     text = clean_line(value, field, URL_MAX)
-    if not _URL.match(text):
+    if not _URL.match(text) or (https_only and not text.casefold().startswith("https://")):
         raise InvalidInput("input.invalid_url", field=field)
     return text
 
