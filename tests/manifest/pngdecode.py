@@ -52,9 +52,12 @@ def _paeth(a: int, b: int, c: int) -> int:
 
 def decode(data: bytes) -> Image:
     parts = chunks(data)
-    assert parts[0][0] == b"IHDR" and parts[-1][0] == b"IEND"
+    assert parts[0][0] == b"IHDR"
+    assert parts[-1][0] == b"IEND"
     width, height, depth, colour, _, _, interlace = struct.unpack(">IIBBBBB", parts[0][1])
-    assert depth == 8 and colour in CHANNELS and interlace == 0, "unsupported PNG flavour"
+    assert depth == 8, "only 8-bit samples"
+    assert colour in CHANNELS, "only RGB and RGBA"
+    assert interlace == 0, "no interlacing"
     step = CHANNELS[colour]
     raw = zlib.decompress(b"".join(body for kind, body in parts if kind == b"IDAT"))
     stride = width * step
