@@ -2,15 +2,12 @@ from __future__ import annotations
 
 import pytest
 
-from domain.ids import TenantId, UserId
 from domain.services import CRM
 from tests.domain.fakes import FakeClock, FakeDatabase
+from tests.domain.people import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
+from tests.domain.world import World, build_world
 
-TENANT = TenantId("tenant-a")
-OTHER_TENANT = TenantId("tenant-b")
-ADMIN = UserId("aad-admin")
-ALICE = UserId("aad-alice")
-BOB = UserId("aad-bob")
+__all__ = ["ADMIN", "ALICE", "BOB", "OTHER_TENANT", "TENANT"]
 
 
 @pytest.fixture
@@ -30,3 +27,8 @@ def crm(database: FakeDatabase, clock: FakeClock) -> CRM:
     service.register_user(TENANT, ALICE, display_name="Alice Seller", email="alice@example.com")
     service.register_user(TENANT, BOB, display_name="Bob Seller", email="bob@example.com")
     return service
+
+
+@pytest.fixture
+def world(crm: CRM) -> World:
+    return build_world(crm)

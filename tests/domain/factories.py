@@ -10,7 +10,7 @@ from domain.ids import TenantId, UserId
 from domain.leads import Lead
 from domain.services import CRM
 from domain.statuses import CustomerStatus, ProspectStatus
-from tests.domain.conftest import ADMIN, TENANT
+from tests.domain.people import ADMIN, TENANT
 
 
 def make_account(

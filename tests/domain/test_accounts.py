@@ -18,9 +18,9 @@ from domain.events import (
 from domain.ids import UserId
 from domain.services import CRM
 from domain.settings import CustomFieldKind, RecordKind
-from tests.domain.conftest import ADMIN, ALICE, BOB, TENANT
 from tests.domain.factories import make_account
 from tests.domain.fakes import FakeClock, FakeDatabase
+from tests.domain.people import ADMIN, ALICE, BOB, TENANT
 
 
 def test_new_account_is_a_lead_and_its_creator_is_responsible(crm: CRM) -> None:

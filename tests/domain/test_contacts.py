@@ -9,9 +9,9 @@ from domain.events import ContactUpdated
 from domain.services import CRM
 from domain.settings import CustomFieldKind, RecordKind
 from domain.statuses import CustomerStatus, ProspectStatus
-from tests.domain.conftest import ADMIN, ALICE, BOB, TENANT
 from tests.domain.factories import make_account, make_contact, make_lead
 from tests.domain.fakes import FakeDatabase
+from tests.domain.people import ADMIN, ALICE, BOB, TENANT
 
 
 def test_new_contact_is_cleaned_and_has_no_status(crm: CRM) -> None:

@@ -19,9 +19,9 @@ from domain.ids import UserId
 from domain.leads import Participant
 from domain.services import CRM, NewContact
 from domain.statuses import LeadStatus
-from tests.domain.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
 from tests.domain.factories import make_account, make_contact, make_lead
 from tests.domain.fakes import FakeClock, FakeDatabase
+from tests.domain.people import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
 
 
 def _stages(crm: CRM) -> list[str]:

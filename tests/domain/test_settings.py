@@ -8,9 +8,9 @@ from domain.errors import InvalidInput, NotFound, RuleViolation
 from domain.events import TenantSettingsChanged
 from domain.services import CRM
 from domain.settings import CustomFieldKind, RecordKind, slug
-from tests.domain.conftest import ADMIN, TENANT
 from tests.domain.factories import make_lead
 from tests.domain.fakes import FakeDatabase
+from tests.domain.people import ADMIN, TENANT
 
 
 def test_other_label_is_set_and_recorded(crm: CRM, database: FakeDatabase) -> None:

@@ -16,7 +16,6 @@ from domain.statuses import (
     check_manual_change,
     derive,
 )
-from tests.domain.conftest import ADMIN, TENANT
 from tests.domain.factories import (
     account_statuses,
     contact_statuses,
@@ -25,6 +24,7 @@ from tests.domain.factories import (
     make_lead,
 )
 from tests.domain.fakes import FakeClock, FakeDatabase
+from tests.domain.people import ADMIN, TENANT
 
 CURRENT_PROSPECT = (ProspectStatus.CURRENT, CustomerStatus.NONE)
 LOST_PROSPECT = (ProspectStatus.LOST, CustomerStatus.NONE)

@@ -9,8 +9,8 @@ from domain.events import UserRegistered, UserUpdated
 from domain.ids import UserId
 from domain.services import CRM
 from domain.users import Role
-from tests.domain.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
 from tests.domain.fakes import FakeClock, FakeDatabase
+from tests.domain.people import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
 
 CAROL = UserId("aad-carol")
 
