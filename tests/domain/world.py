@@ -18,12 +18,15 @@ class World:
     other_account: str
     contact: str
     participant: str
+    spare_contact: str
     lead: str
     lead_number: int
     document: str
     relationship: str
     reminder: str
     stage: str
+    characteristic: str
+    interest: str
     pipeline: str
     bob_account: str
     bob_contact: str
@@ -31,10 +34,11 @@ class World:
 
 
 def build_world(crm: CRM) -> World:
-    account = make_account(crm, actor=ALICE, name="Acme")
+    account = make_account(crm, actor=ALICE, name="Acme", responsible_ids=[ALICE, ADMIN])
     other = make_account(crm, actor=ALICE, name="Acme Holding")
     contact = make_contact(crm, actor=ALICE, account_id=account.id)
     participant = make_contact(crm, actor=ALICE, name="Pat", account_id=account.id)
+    spare = make_contact(crm, actor=ALICE, name="Sam", account_id=account.id)
     lead = make_lead(crm, actor=ALICE, account_id=account.id, contact_id=contact.id)
     crm.add_participant(TENANT, ALICE, lead.id, participant.id, role="CFO")
     document = crm.add_document(
@@ -54,12 +58,15 @@ def build_world(crm: CRM) -> World:
         other_account=other.id,
         contact=contact.id,
         participant=participant.id,
+        spare_contact=spare.id,
         lead=lead.id,
         lead_number=lead.number,
         document=document.id,
         relationship=relationship.id,
         reminder=reminder.id,
         stage=pipeline.stages[1].id,
+        characteristic=crm.add_characteristic(TENANT, ADMIN, "Retail"),
+        interest=crm.add_interest_area(TENANT, ADMIN, "Cloud"),
         pipeline=renewals.id,
         bob_account=bob_account.id,
         bob_contact=bob_contact.id,
