@@ -21,7 +21,7 @@ from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 # jsonschema ships no type information and its stubs are not a dependency; it is used through
 # the two typed functions below.
@@ -98,17 +98,24 @@ def host_name(text: str) -> str:
 
 
 def https_url(text: str) -> str:
-    parts = urlsplit(text)
-    if parts.scheme != "https" or not parts.hostname or _has_space(text) or len(text) > _MAX_URL:
+    parts = _split(text)
+    if (
+        parts is None
+        or parts.scheme != "https"
+        or not parts.hostname
+        or _has_space(text)
+        or len(text) > _MAX_URL
+    ):
         raise InvalidInput(f"{text!r} is not an https URL (e.g. https://crm.example.com/privacy)")
     return text
 
 
 def sso_resource(text: str) -> str:
     """The Application ID URI of the bot's app registration, as "Expose an API" shows it."""
-    parts = urlsplit(text)
+    parts = _split(text)
     if (
-        parts.scheme not in {"api", "https"}
+        parts is None
+        or parts.scheme not in {"api", "https"}
         or not parts.netloc
         or _has_space(text)
         or len(text) > _MAX_URL
@@ -118,6 +125,13 @@ def sso_resource(text: str) -> str:
             "or api://botid-<bot id>)"
         )
     return text
+
+
+def _split(text: str) -> SplitResult | None:
+    try:
+        return urlsplit(text)
+    except ValueError:  # e.g. an unclosed "[" taken for an IPv6 address
+        return None
 
 
 def _has_space(text: str) -> bool:

@@ -115,6 +115,8 @@ BAD_INPUT = {
     "sso resource not a uri": ({"sso_resource": "my bot"}, "is not an Application ID URI"),
     "website plain http": ({"website_url": "http://example.org"}, "is not an https URL"),
     "privacy without host": ({"privacy_url": "https://"}, "is not an https URL"),
+    "terms unparsable": ({"terms_url": "https://[::1/terms"}, "is not an https URL"),
+    "sso resource unparsable": ({"sso_resource": "api://[botid"}, "is not an Application ID URI"),
     "no host nor pages": ({"host": UNSET}, "no website URL"),
 }
 
