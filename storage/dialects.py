@@ -1,0 +1,16 @@
+"""The one statement SQL never standardised: insert-or-update. Both engines spell it
+``ON CONFLICT``; SQLAlchemy keeps it in each dialect's module, so pick by dialect name."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+
+def upsert_insert(session: Session, row: Any) -> Any:
+    """An INSERT that offers ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
+    if session.get_bind().dialect.name == "postgresql":
+        return postgresql.insert(row)
+    return sqlite.insert(row)

@@ -1,0 +1,681 @@
+"""The read side in SQL: lists with the access rules of ``domain.access`` as WHERE clauses.
+
+Each list reads one index in its sort order and stops after a page: filters on membership
+(tag, responsible, follower, participant) start from the narrow index table that carries the
+sort key, and the cursor is the last row's sort key, so page 500 costs what page 1 does.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    tuple_,
+    union,
+)
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.access import Viewer
+from domain.accounts import Classification
+from domain.errors import AccessDenied, InvalidInput, NotFound
+from domain.ids import AccountId, ContactId, LeadId, PipelineId, StageId, TenantId, UserId
+from domain.queries import (
+    PAGE_SIZE,
+    PAGE_SIZE_MAX,
+    AccountFilter,
+    AccountSummary,
+    ContactFilter,
+    ContactSummary,
+    HistoryEntry,
+    LeadFilter,
+    LeadSummary,
+    Page,
+    PipelineSummary,
+    SearchResults,
+    StageTotal,
+    UserSummary,
+)
+from domain.statuses import CustomerStatus, LeadStatus, ProspectStatus
+from domain.users import Role
+from storage.errors import translated
+from storage.mapping import cents_to_amount, sort_key
+from storage.rows import (
+    AccountLabelRow,
+    AccountRow,
+    ContactRow,
+    ContactTagRow,
+    HistoryRow,
+    LeadFollowerRow,
+    LeadParticipantRow,
+    LeadRow,
+    LeadTagRow,
+    PipelineRow,
+    UserRow,
+)
+
+# Above every character, so [prefix, prefix + TOP) is exactly "starts with prefix" in a
+# code-point (binary / C) collation, and an index range scan answers it.
+TOP = "\U0010ffff"
+_NUMBER = re.compile(r"^#?(\d{1,9})$")
+
+
+def encode_cursor(kind: str, values: Sequence[Any]) -> str:
+    raw = json.dumps([kind, *values], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(kind: str, cursor: str) -> list[Any]:
+    """Refuse a cursor from another list or one that was tampered with, as bad input."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        data = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, binascii.Error):
+        raise InvalidInput("input.invalid_cursor", field="cursor") from None
+    if not isinstance(data, list) or not data or data[0] != kind:
+        raise InvalidInput("input.invalid_cursor", field="cursor")
+    return data[1:]
+
+
+def _limit(limit: int) -> int:
+    if not 1 <= limit <= PAGE_SIZE_MAX:
+        raise InvalidInput("input.invalid_limit", field="limit", max=PAGE_SIZE_MAX)
+    return limit
+
+
+def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
+    key = sort_key(prefix.strip()) or ""
+    return and_(column >= key, column < key + TOP)
+
+
+class SqlQueries:
+    """``domain.queries.Queries`` for one tenant."""
+
+    def __init__(self, sessions: sessionmaker[Session], tenant_id: TenantId) -> None:
+        self.tenant_id = tenant_id
+        self._sessions = sessions
+
+    def _all(self, statement: Any) -> list[Any]:
+        with translated(), self._sessions() as session:
+            return list(session.execute(statement).all())
+
+    # --- access rules as SQL (the counterpart of domain.access) ------------------------------
+
+    def _responsible_in_scope(self, account_id: Any, viewer: Viewer) -> ColumnElement[bool]:
+        label = AccountLabelRow
+        return exists().where(
+            label.tenant_id == self.tenant_id,
+            label.account_id == account_id,
+            label.kind == "responsible",
+            label.value.in_(sorted(viewer.scope)),
+        )
+
+    def account_visible(self, viewer: Viewer) -> ColumnElement[bool]:
+        if viewer.is_admin:
+            return true()
+        return self._responsible_in_scope(AccountRow.id, viewer)
+
+    def lead_changeable(self, viewer: Viewer) -> ColumnElement[bool]:
+        if viewer.is_admin:
+            return true()
+        return or_(
+            LeadRow.owner_id.in_(sorted(viewer.scope)),
+            and_(
+                LeadRow.account_id.is_not(None),
+                self._responsible_in_scope(LeadRow.account_id, viewer),
+            ),
+        )
+
+    def lead_visible(self, viewer: Viewer) -> ColumnElement[bool]:
+        if viewer.is_admin:
+            return true()
+        follower = LeadFollowerRow
+        return or_(
+            self.lead_changeable(viewer),
+            exists().where(
+                follower.tenant_id == self.tenant_id,
+                follower.lead_id == LeadRow.id,
+                follower.user_id.in_(sorted(viewer.scope)),
+            ),
+        )
+
+    def contact_visible(self, viewer: Viewer) -> ColumnElement[bool]:
+        if viewer.is_admin:
+            return true()
+        scope = sorted(viewer.scope)
+        owned_lead = LeadRow.__table__.alias("scope_lead")
+        participant = LeadParticipantRow
+        return or_(
+            and_(
+                ContactRow.account_id.is_not(None),
+                self._responsible_in_scope(ContactRow.account_id, viewer),
+            ),
+            and_(ContactRow.account_id.is_(None), ContactRow.created_by.in_(scope)),
+            exists().where(
+                owned_lead.c.tenant_id == self.tenant_id,
+                owned_lead.c.contact_id == ContactRow.id,
+                owned_lead.c.owner_id.in_(scope),
+            ),
+            exists().where(
+                participant.tenant_id == self.tenant_id,
+                participant.contact_id == ContactRow.id,
+                owned_lead.c.tenant_id == self.tenant_id,
+                owned_lead.c.id == participant.lead_id,
+                owned_lead.c.owner_id.in_(scope),
+            ),
+        )
+
+    # --- who is asking ----------------------------------------------------------------------
+
+    def viewer(self, user_id: UserId) -> Viewer:
+        rows = self._all(
+            select(UserRow.id, UserRow.role, UserRow.manager_id).where(
+                UserRow.tenant_id == self.tenant_id,
+                or_(UserRow.id == user_id, UserRow.manager_id == user_id),
+            )
+        )
+        me = next((row for row in rows if row.id == user_id), None)
+        if me is None:
+            raise NotFound("user", user_id=user_id)
+        role = Role(me.role)
+        scope = {UserId(user_id)}
+        if role is Role.MANAGER:
+            scope.update(UserId(row.id) for row in rows if row.manager_id == user_id)
+        return Viewer(user_id=UserId(user_id), role=role, scope=frozenset(scope))
+
+    # --- accounts ---------------------------------------------------------------------------
+
+    def _account_statement(self, viewer: Viewer, where: AccountFilter) -> tuple[Any, Any, Any]:
+        labels = [
+            (kind, value)
+            for kind, value in (
+                ("responsible", where.responsible_id),
+                ("tag", sort_key(where.tag)),
+                ("characteristic", where.characteristic),
+                ("interest", where.interest),
+            )
+            if value is not None
+        ]
+        statement = select(AccountRow)
+        name_key, row_id = AccountRow.name_key, AccountRow.id
+        if labels:
+            # The first label drives: its index is already in name order.
+            kind, value = labels.pop(0)
+            driver = AccountLabelRow
+            statement = statement.select_from(driver).join(
+                AccountRow,
+                and_(AccountRow.tenant_id == driver.tenant_id, AccountRow.id == driver.account_id),
+            )
+            statement = statement.where(
+                driver.tenant_id == self.tenant_id, driver.kind == kind, driver.value == value
+            )
+            name_key, row_id = driver.name_key, driver.account_id
+        for kind, value in labels:
+            other = AccountLabelRow.__table__.alias()
+            statement = statement.where(
+                exists().where(
+                    other.c.tenant_id == self.tenant_id,
+                    other.c.account_id == AccountRow.id,
+                    other.c.kind == kind,
+                    other.c.value == value,
+                )
+            )
+        statement = statement.where(AccountRow.tenant_id == self.tenant_id)
+        if where.classification is not None:
+            statement = statement.where(AccountRow.classification == where.classification.value)
+        if where.name_prefix:
+            statement = statement.where(_starts_with(name_key, where.name_prefix))
+        return statement.where(self.account_visible(viewer)), name_key, row_id
+
+    def accounts(
+        self,
+        viewer: Viewer,
+        where: AccountFilter = AccountFilter(),  # noqa: B008 - frozen, so a shared default is safe
+        *,
+        limit: int = PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[AccountSummary]:
+        statement, name_key, row_id = self._account_statement(viewer, where)
+        if cursor is not None:
+            key, last_id = decode_cursor("accounts", cursor)
+            statement = statement.where(tuple_(name_key, row_id) > tuple_(key, last_id))
+        rows = self._all(statement.order_by(name_key, row_id).limit(_limit(limit) + 1))
+        items = [_account_summary(row[0]) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1][0]
+            next_cursor = encode_cursor("accounts", [last.name_key, last.id])
+        return Page(items=tuple(items), next_cursor=next_cursor)
+
+    # --- contacts ---------------------------------------------------------------------------
+
+    def contacts(
+        self,
+        viewer: Viewer,
+        where: ContactFilter = ContactFilter(),  # noqa: B008 - frozen, so a shared default is safe
+        *,
+        limit: int = PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[ContactSummary]:
+        statement = select(ContactRow, AccountRow.name)
+        name_key, row_id = ContactRow.name_key, ContactRow.id
+        if where.tag is not None:
+            driver = ContactTagRow
+            statement = statement.select_from(driver).join(
+                ContactRow,
+                and_(ContactRow.tenant_id == driver.tenant_id, ContactRow.id == driver.contact_id),
+            )
+            statement = statement.where(
+                driver.tenant_id == self.tenant_id, driver.tag == sort_key(where.tag)
+            )
+            name_key, row_id = driver.name_key, driver.contact_id
+        statement = statement.outerjoin(
+            AccountRow,
+            and_(
+                AccountRow.tenant_id == ContactRow.tenant_id, AccountRow.id == ContactRow.account_id
+            ),
+        ).where(ContactRow.tenant_id == self.tenant_id)
+        if where.prospect_status is not None:
+            statement = statement.where(ContactRow.prospect_status == where.prospect_status.value)
+        if where.customer_status is not None:
+            statement = statement.where(ContactRow.customer_status == where.customer_status.value)
+        if where.account_id is not None:
+            statement = statement.where(ContactRow.account_id == where.account_id)
+        if where.text_prefix:
+            statement = statement.where(
+                or_(
+                    _starts_with(ContactRow.name_key, where.text_prefix),
+                    _starts_with(ContactRow.email_key, where.text_prefix),
+                )
+            )
+        statement = statement.where(self.contact_visible(viewer))
+        if cursor is not None:
+            key, last_id = decode_cursor("contacts", cursor)
+            statement = statement.where(tuple_(name_key, row_id) > tuple_(key, last_id))
+        rows = self._all(statement.order_by(name_key, row_id).limit(_limit(limit) + 1))
+        items = [_contact_summary(row[0], row[1]) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1][0]
+            next_cursor = encode_cursor("contacts", [last.name_key, last.id])
+        return Page(items=tuple(items), next_cursor=next_cursor)
+
+    # --- leads ------------------------------------------------------------------------------
+
+    def _lead_base(self, viewer: Viewer) -> Any:
+        return (
+            select(LeadRow, AccountRow.name)
+            .outerjoin(
+                AccountRow,
+                and_(
+                    AccountRow.tenant_id == LeadRow.tenant_id, AccountRow.id == LeadRow.account_id
+                ),
+            )
+            .where(LeadRow.tenant_id == self.tenant_id, self.lead_visible(viewer))
+        )
+
+    def _lead_page(
+        self, statement: Any, number: Any, kind: str, limit: int, cursor: str | None
+    ) -> Page[LeadSummary]:
+        if cursor is not None:
+            (last_number,) = decode_cursor(kind, cursor)
+            statement = statement.where(number < last_number)
+        rows = self._all(statement.order_by(number.desc()).limit(_limit(limit) + 1))
+        items = [_lead_summary(row[0], row[1]) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = encode_cursor(kind, [rows[limit - 1][0].number])
+        return Page(items=tuple(items), next_cursor=next_cursor)
+
+    def leads(
+        self,
+        viewer: Viewer,
+        where: LeadFilter = LeadFilter(),  # noqa: B008 - frozen, so a shared default is safe
+        *,
+        limit: int = PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[LeadSummary]:
+        statement = select(LeadRow, AccountRow.name)
+        number: Any = LeadRow.number
+        driver: Any = None
+        if where.tag is not None:
+            driver, condition = LeadTagRow, LeadTagRow.tag == sort_key(where.tag)
+        elif where.follower_id is not None:
+            driver, condition = LeadFollowerRow, LeadFollowerRow.user_id == where.follower_id
+        elif where.participant_id is not None:
+            driver = LeadParticipantRow
+            condition = LeadParticipantRow.contact_id == where.participant_id
+        if driver is not None:
+            statement = (
+                statement.select_from(driver)
+                .join(
+                    LeadRow,
+                    and_(LeadRow.tenant_id == driver.tenant_id, LeadRow.id == driver.lead_id),
+                )
+                .where(driver.tenant_id == self.tenant_id, condition)
+            )
+            number = driver.number
+        statement = statement.outerjoin(
+            AccountRow,
+            and_(AccountRow.tenant_id == LeadRow.tenant_id, AccountRow.id == LeadRow.account_id),
+        ).where(LeadRow.tenant_id == self.tenant_id, self.lead_visible(viewer))
+        if where.tag is not None and driver is not LeadTagRow:
+            statement = statement.where(
+                LeadRow.id.in_(self._lead_ids(LeadTagRow.tag, sort_key(where.tag), LeadTagRow))
+            )
+        if where.follower_id is not None and driver is not LeadFollowerRow:
+            statement = statement.where(
+                LeadRow.id.in_(
+                    self._lead_ids(LeadFollowerRow.user_id, where.follower_id, LeadFollowerRow)
+                )
+            )
+        if where.participant_id is not None and driver is not LeadParticipantRow:
+            statement = statement.where(
+                LeadRow.id.in_(
+                    self._lead_ids(
+                        LeadParticipantRow.contact_id, where.participant_id, LeadParticipantRow
+                    )
+                )
+            )
+        for column, value in (
+            (LeadRow.pipeline_id, where.pipeline_id),
+            (LeadRow.stage_id, where.stage_id),
+            (LeadRow.status, where.status.value if where.status else None),
+            (LeadRow.account_id, where.account_id),
+            (LeadRow.owner_id, where.owner_id),
+        ):
+            if value is not None:
+                statement = statement.where(column == value)
+        return self._lead_page(statement, number, "leads", limit, cursor)
+
+    def _lead_ids(self, column: Any, value: Any, table: Any) -> Any:
+        return select(table.lead_id).where(table.tenant_id == self.tenant_id, column == value)
+
+    def my_leads(
+        self, viewer: Viewer, *, limit: int = PAGE_SIZE, cursor: str | None = None
+    ) -> Page[LeadSummary]:
+        """Two keyset phases, open then closed, so "open first" needs no sort of all my leads."""
+        phase, last_number = ("open", None)
+        if cursor is not None:
+            phase, last_number = decode_cursor("mine", cursor)
+        mine = union(
+            select(LeadFollowerRow.number).where(
+                LeadFollowerRow.tenant_id == self.tenant_id,
+                LeadFollowerRow.user_id == viewer.user_id,
+            ),
+            select(LeadRow.number).where(
+                LeadRow.tenant_id == self.tenant_id, LeadRow.owner_id == viewer.user_id
+            ),
+        )
+        wanted = _limit(limit)
+        items: list[LeadSummary] = []
+        while True:
+            status = (
+                LeadRow.status == LeadStatus.OPEN.value
+                if phase == "open"
+                else LeadRow.status != LeadStatus.OPEN.value
+            )
+            statement = self._lead_base(viewer).where(LeadRow.number.in_(mine), status)
+            if last_number is not None:
+                statement = statement.where(LeadRow.number < last_number)
+            rows = self._all(
+                statement.order_by(LeadRow.number.desc()).limit(wanted - len(items) + 1)
+            )
+            taken = rows[: wanted - len(items)]
+            items.extend(_lead_summary(row[0], row[1]) for row in taken)
+            if len(rows) > len(taken):
+                return Page(
+                    items=tuple(items),
+                    next_cursor=encode_cursor("mine", [phase, items[-1].number]),
+                )
+            if phase == "closed":
+                return Page(items=tuple(items))
+            phase, last_number = "closed", None
+            if len(items) == wanted:
+                # The open phase ended exactly on a full page: closed leads may still follow.
+                probe = self._lead_base(viewer).where(
+                    LeadRow.number.in_(mine), LeadRow.status != LeadStatus.OPEN.value
+                )
+                more = self._all(probe.with_only_columns(LeadRow.number).limit(1))
+                cursor_next = encode_cursor("mine", ["closed", None]) if more else None
+                return Page(items=tuple(items), next_cursor=cursor_next)
+
+    def stale_leads(
+        self,
+        viewer: Viewer,
+        *,
+        idle_days: int,
+        now: datetime,
+        limit: int = PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[LeadSummary]:
+        cutoff = now - timedelta(days=idle_days)
+        statement = self._lead_base(viewer).where(
+            LeadRow.status == LeadStatus.OPEN.value, LeadRow.last_activity_at < cutoff
+        )
+        if cursor is not None:
+            at, last_id = decode_cursor("stale", cursor)
+            statement = statement.where(
+                tuple_(LeadRow.last_activity_at, LeadRow.id)
+                > tuple_(datetime.fromisoformat(at), last_id)
+            )
+        rows = self._all(
+            statement.order_by(LeadRow.last_activity_at, LeadRow.id).limit(_limit(limit) + 1)
+        )
+        items = [_lead_summary(row[0], row[1]) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1][0]
+            next_cursor = encode_cursor("stale", [last.last_activity_at.isoformat(), last.id])
+        return Page(items=tuple(items), next_cursor=next_cursor)
+
+    def pipeline_summary(self, viewer: Viewer, pipeline_id: PipelineId) -> PipelineSummary:
+        statement = (
+            select(
+                LeadRow.stage_id,
+                LeadRow.currency,
+                func.count(),
+                func.coalesce(func.sum(LeadRow.amount_cents), 0),
+            )
+            .where(
+                LeadRow.tenant_id == self.tenant_id,
+                LeadRow.pipeline_id == pipeline_id,
+                LeadRow.status == LeadStatus.OPEN.value,
+                self.lead_visible(viewer),
+            )
+            .group_by(LeadRow.stage_id, LeadRow.currency)
+        )
+        stages = self._all(
+            select(PipelineRow.stages).where(
+                PipelineRow.tenant_id == self.tenant_id, PipelineRow.id == pipeline_id
+            )
+        )
+        if not stages:
+            raise NotFound("pipeline", pipeline_id=pipeline_id)
+        order = {stage["id"]: index for index, stage in enumerate(stages[0][0])}
+        totals = sorted(
+            (
+                StageTotal(
+                    stage_id=StageId(stage_id),
+                    currency=currency,
+                    count=int(count),
+                    amount=cents_to_amount(int(cents)) or cents_to_amount(0),  # type: ignore[arg-type]
+                )
+                for stage_id, currency, count, cents in self._all(statement)
+            ),
+            key=lambda t: (order.get(t.stage_id, len(order)), t.currency),
+        )
+        return PipelineSummary(pipeline_id=pipeline_id, stages=tuple(totals))
+
+    # --- search -----------------------------------------------------------------------------
+
+    def find(self, viewer: Viewer, text: str, *, limit: int = 5) -> SearchResults:
+        query = text.strip()
+        if not query:
+            return SearchResults()
+        accounts = self.accounts(viewer, AccountFilter(name_prefix=query), limit=limit).items
+        contacts = self.contacts(viewer, ContactFilter(text_prefix=query), limit=limit).items
+        lead_statement = self._lead_base(viewer)
+        number = _NUMBER.match(query)
+        condition = _starts_with(LeadRow.title_key, query)
+        if number is not None:
+            condition = or_(LeadRow.number == int(number.group(1)), condition)
+        rows = self._all(
+            lead_statement.where(condition).order_by(LeadRow.number.desc()).limit(_limit(limit))
+        )
+        leads = tuple(_lead_summary(row[0], row[1]) for row in rows)
+        if number is not None:
+            # The exact number first: that is what someone typing "#42" wants.
+            exact = int(number.group(1))
+            leads = tuple(sorted(leads, key=lambda lead: lead.number != exact))
+        return SearchResults(accounts=accounts, contacts=contacts, leads=leads)
+
+    # --- users ------------------------------------------------------------------------------
+
+    def users(
+        self,
+        *,
+        name_prefix: str | None = None,
+        limit: int = PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[UserSummary]:
+        statement = select(UserRow).where(UserRow.tenant_id == self.tenant_id)
+        if name_prefix:
+            statement = statement.where(_starts_with(UserRow.name_key, name_prefix))
+        if cursor is not None:
+            key, last_id = decode_cursor("users", cursor)
+            statement = statement.where(tuple_(UserRow.name_key, UserRow.id) > tuple_(key, last_id))
+        rows = self._all(statement.order_by(UserRow.name_key, UserRow.id).limit(_limit(limit) + 1))
+        items = [
+            UserSummary(
+                id=UserId(row[0].id),
+                display_name=row[0].display_name,
+                email=row[0].email,
+                role=Role(row[0].role),
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1][0]
+            next_cursor = encode_cursor("users", [last.name_key, last.id])
+        return Page(items=tuple(items), next_cursor=next_cursor)
+
+    # --- history ----------------------------------------------------------------------------
+
+    def _subject_visible(self, viewer: Viewer, kind: str, subject_id: str) -> bool | None:
+        """``None`` when the subject does not exist in this tenant."""
+        checks: dict[str, tuple[Any, Any, ColumnElement[bool]]] = {
+            "lead": (LeadRow, LeadRow.id, self.lead_visible(viewer)),
+            "account": (AccountRow, AccountRow.id, self.account_visible(viewer)),
+            "contact": (ContactRow, ContactRow.id, self.contact_visible(viewer)),
+        }
+        if kind not in checks:
+            return viewer.is_admin
+        row, column, visible = checks[kind]
+        found = self._all(
+            select(column, visible).where(row.tenant_id == self.tenant_id, column == subject_id)
+        )
+        return bool(found[0][1]) if found else None
+
+    def history(
+        self,
+        viewer: Viewer,
+        subject_kind: str,
+        subject_id: str,
+        *,
+        limit: int = PAGE_SIZE,
+        cursor: str | None = None,
+    ) -> Page[HistoryEntry]:
+        visible = self._subject_visible(viewer, subject_kind, subject_id)
+        if visible is None:
+            raise NotFound(subject_kind, id=subject_id)
+        if not visible:
+            raise AccessDenied(subject_kind, id=subject_id)
+        statement = select(HistoryRow).where(
+            HistoryRow.tenant_id == self.tenant_id,
+            HistoryRow.subject_kind == subject_kind,
+            HistoryRow.subject_id == subject_id,
+        )
+        if cursor is not None:
+            (last_id,) = decode_cursor("history", cursor)
+            statement = statement.where(HistoryRow.id < last_id)
+        rows = self._all(statement.order_by(HistoryRow.id.desc()).limit(_limit(limit) + 1))
+        items = [
+            HistoryEntry(
+                id=row[0].id,
+                event_name=row[0].event_name,
+                subject_kind=row[0].subject_kind,
+                subject_id=row[0].subject_id,
+                account_id=AccountId(row[0].account_id) if row[0].account_id else None,
+                actor_id=UserId(row[0].actor_id) if row[0].actor_id else None,
+                occurred_at=row[0].occurred_at,
+                payload=row[0].payload,
+            )
+            for row in rows[:limit]
+        ]
+        next_cursor = encode_cursor("history", [items[-1].id]) if len(rows) > limit else None
+        return Page(items=tuple(items), next_cursor=next_cursor)
+
+
+def _account_summary(row: AccountRow) -> AccountSummary:
+    return AccountSummary(
+        id=AccountId(row.id),
+        name=row.name,
+        classification=Classification(row.classification),
+        prospect_status=ProspectStatus(row.prospect_status),
+        customer_status=CustomerStatus(row.customer_status),
+        tags=frozenset(row.tags),
+        responsible_ids=frozenset(UserId(v) for v in row.responsible_ids),
+        version=row.version,
+    )
+
+
+def _contact_summary(row: ContactRow, account_name: str | None) -> ContactSummary:
+    return ContactSummary(
+        id=ContactId(row.id),
+        name=row.name,
+        email=row.email,
+        job_title=row.job_title,
+        account_id=AccountId(row.account_id) if row.account_id else None,
+        account_name=account_name,
+        prospect_status=ProspectStatus(row.prospect_status),
+        customer_status=CustomerStatus(row.customer_status),
+        version=row.version,
+    )
+
+
+def _lead_summary(row: LeadRow, account_name: str | None) -> LeadSummary:
+    return LeadSummary(
+        id=LeadId(row.id),
+        number=row.number,
+        title=row.title,
+        account_id=AccountId(row.account_id) if row.account_id else None,
+        account_name=account_name,
+        contact_id=ContactId(row.contact_id) if row.contact_id else None,
+        pipeline_id=PipelineId(row.pipeline_id),
+        stage_id=StageId(row.stage_id),
+        status=LeadStatus(row.status),
+        amount=cents_to_amount(row.amount_cents),
+        currency=row.currency,
+        owner_id=UserId(row.owner_id),
+        close_date=row.close_date,
+        last_activity_at=row.last_activity_at,
+        version=row.version,
+    )
+
+
+__all__ = ["SqlQueries", "decode_cursor", "encode_cursor", "false"]

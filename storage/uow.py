@@ -1,0 +1,678 @@
+"""The SQL unit of work and its repositories: the domain's ports over one database session.
+
+Repositories are bound to the tenant of their unit of work and remember every aggregate they
+hand out. ``commit`` writes those with pending events (an insert, or an update guarded by the
+version that was loaded), their history and outbox rows, in one transaction; a guarded update
+that matches nothing means someone else committed first, which is a ``Conflict``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import TracebackType
+from typing import Any, Self, TypeVar, cast
+
+from sqlalchemy import CursorResult, Executable, and_, delete, func, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.accounts import Account
+from domain.common import Aggregate
+from domain.contacts import Contact
+from domain.errors import Conflict
+from domain.events import DomainEvent
+from domain.ids import AccountId, ContactId, LeadId, TenantId, UserId
+from domain.leads import Comment, Lead, Reminder
+from domain.ports import LeadFact
+from domain.settings import Pipeline, TenantSettings
+from domain.statuses import LeadStatus
+from domain.users import Role, User
+from storage import mapping
+from storage.errors import translated
+from storage.rows import (
+    AccountLabelRow,
+    AccountRow,
+    Base,
+    CommentRow,
+    ContactRow,
+    ContactTagRow,
+    HistoryRow,
+    LeadFollowerRow,
+    LeadParticipantRow,
+    LeadRow,
+    LeadTagRow,
+    OutboxRow,
+    PipelineRow,
+    ReminderRow,
+    SettingsRow,
+    UserRow,
+)
+
+A = TypeVar("A", bound=Aggregate)
+R = TypeVar("R", bound=Base)
+
+# Written in this order so rows that others point to exist first.
+WRITE_ORDER = ("user", "settings", "pipeline", "account", "contact", "lead", "reminder", "comment")
+
+
+@dataclass(slots=True)
+class _Tracked:
+    """An aggregate handed out by this unit of work and what it looked like when loaded."""
+
+    kind: str
+    aggregate: Aggregate
+    new: bool
+    loaded_version: int
+    index_state: object
+
+
+def history_values(event: DomainEvent) -> dict[str, Any]:
+    """Account events index under their own account, so an account's timeline includes them."""
+    account_id = getattr(event, "account_id", None)
+    if event.subject_kind == "account":
+        account_id = event.subject_id
+    return {
+        "tenant_id": event.tenant_id,
+        "subject_kind": event.subject_kind,
+        "subject_id": event.subject_id,
+        "account_id": account_id,
+        "event_name": event.name,
+        "actor_id": event.actor_id,
+        "occurred_at": event.occurred_at,
+        "payload": event.as_record(),
+    }
+
+
+def outbox_values(event: DomainEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "tenant_id": event.tenant_id,
+        "event_name": event.name,
+        "payload": event.as_record(),
+        "created_at": now,
+        "status": "pending",
+        "attempts": 0,
+        "available_at": now,
+    }
+
+
+class SqlUnitOfWork:
+    """One use case's transaction; leaving the ``with`` block without ``commit`` rolls back."""
+
+    def __init__(
+        self,
+        session_factory: sessionmaker[Session],
+        tenant_id: TenantId,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        self.tenant_id = tenant_id
+        self._session = session_factory()
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._seen: dict[tuple[str, str], _Tracked] = {}
+        self.users = SqlUsers(self)
+        self.settings = SqlSettings(self)
+        self.pipelines = SqlPipelines(self)
+        self.accounts = SqlAccounts(self)
+        self.contacts = SqlContacts(self)
+        self.leads = SqlLeads(self)
+        self.comments = SqlComments(self)
+        self.reminders = SqlReminders(self)
+
+    # --- the context manager and the transaction --------------------------------------------
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        finally:
+            self._session.close()
+
+    def rollback(self) -> None:
+        self._seen.clear()
+        with translated():
+            self._session.rollback()
+
+    def commit(self) -> None:
+        changed = sorted(
+            (t for t in self._seen.values() if t.aggregate.events),
+            key=lambda t: WRITE_ORDER.index(t.kind),
+        )
+        events = [event for tracked in changed for event in tracked.aggregate.events]
+        kind = changed[0].kind if changed else "record"
+        try:
+            with translated(kind):
+                for tracked in changed:
+                    _WRITERS[tracked.kind](self, tracked)
+                if events:
+                    now = self._clock()
+                    self._session.execute(insert(HistoryRow), [history_values(e) for e in events])
+                    self._session.execute(
+                        insert(OutboxRow), [outbox_values(e, now) for e in events]
+                    )
+                self._session.commit()
+        except BaseException:
+            self.rollback()
+            raise
+        # Only now: a failed commit leaves the aggregates as they were, events and all.
+        for tracked in changed:
+            tracked.aggregate.pull_events()
+            tracked.aggregate.version += 1
+        self._seen.clear()
+        self._session.expunge_all()
+
+    # --- helpers for the repositories -------------------------------------------------------
+
+    def execute(self, statement: Executable, params: Sequence[dict[str, Any]] | None = None) -> Any:
+        with translated():
+            if params is None:
+                return self._session.execute(statement)
+            return self._session.execute(statement, params)
+
+    def rows(self, statement: Any) -> list[Any]:
+        """ORM rows, refreshed from the database even if the session saw them before."""
+        with translated():
+            return list(self._session.scalars(statement.execution_options(populate_existing=True)))
+
+    def tracked(self, kind: str, key: str) -> Aggregate | None:
+        found = self._seen.get((kind, key))
+        return found.aggregate if found else None
+
+    def remember(self, kind: str, key: str, aggregate: A, *, new: bool) -> A:
+        existing = self._seen.get((kind, key))
+        if existing is not None:
+            return cast(A, existing.aggregate)
+        state = None if new else _INDEX_STATE.get(kind, _no_state)(aggregate)
+        self._seen[(kind, key)] = _Tracked(kind, aggregate, new, aggregate.version, state)
+        return aggregate
+
+    def pending(self, kind: str) -> list[Aggregate]:
+        return [t.aggregate for (k, _), t in self._seen.items() if k == kind]
+
+    # --- writers ----------------------------------------------------------------------------
+
+    def _guarded_update(self, row: type[Base], tracked: _Tracked, values: dict[str, Any]) -> None:
+        table: Any = row
+        key_column = "tenant_id" if row is SettingsRow else "id"
+        key = values[key_column]
+        statement = (
+            update(row)
+            .where(
+                table.tenant_id == self.tenant_id,
+                getattr(table, key_column) == key,
+                table.version == tracked.loaded_version,
+            )
+            .values({**values, "version": tracked.loaded_version + 1})
+            .execution_options(synchronize_session=False)
+        )
+        result = cast(CursorResult[Any], self._session.execute(statement))
+        if result.rowcount != 1:
+            raise Conflict(tracked.kind, id=key, expected=tracked.loaded_version)
+
+    def _write_row(self, row: type[Base], tracked: _Tracked, values: dict[str, Any]) -> None:
+        if values["tenant_id"] != self.tenant_id:
+            # A repository bound to one tenant never writes another's rows.
+            raise Conflict(tracked.kind, reason="tenant")
+        if tracked.new:
+            self._session.execute(insert(row).values({**values, "version": 1}))
+        else:
+            self._guarded_update(row, tracked, values)
+
+    def _replace_children(
+        self,
+        row: type[Base],
+        *,
+        parent_column: str,
+        parent_id: str,
+        old: set[tuple[Any, ...]],
+        new: set[tuple[Any, ...]],
+        columns: tuple[str, ...],
+        extra: dict[str, Any],
+        rewrite: bool,
+    ) -> None:
+        """Bring an index table in line with the aggregate: only the difference, unless the
+        copied sort key changed (``rewrite``), which touches every row of that parent."""
+        table: Any = row
+        removed, added = (old, new) if rewrite else (old - new, new - old)
+        if rewrite and old:
+            self._session.execute(
+                delete(row)
+                .where(
+                    table.tenant_id == self.tenant_id, getattr(table, parent_column) == parent_id
+                )
+                .execution_options(synchronize_session=False)
+            )
+        else:
+            for item in removed:
+                self._session.execute(
+                    delete(row)
+                    .where(
+                        table.tenant_id == self.tenant_id,
+                        getattr(table, parent_column) == parent_id,
+                        *(getattr(table, c) == v for c, v in zip(columns, item, strict=True)),
+                    )
+                    .execution_options(synchronize_session=False)
+                )
+        if added:
+            self._session.execute(
+                insert(row),
+                [
+                    {
+                        "tenant_id": self.tenant_id,
+                        parent_column: parent_id,
+                        **dict(zip(columns, item, strict=True)),
+                        **extra,
+                    }
+                    for item in added
+                ],
+            )
+
+    def write_user(self, tracked: _Tracked) -> None:
+        self._write_row(UserRow, tracked, mapping.user_values(cast(User, tracked.aggregate)))
+
+    def write_settings(self, tracked: _Tracked) -> None:
+        settings = cast(TenantSettings, tracked.aggregate)
+        self._write_row(SettingsRow, tracked, mapping.settings_values(settings))
+
+    def write_pipeline(self, tracked: _Tracked) -> None:
+        pipeline = cast(Pipeline, tracked.aggregate)
+        self._write_row(PipelineRow, tracked, mapping.pipeline_values(pipeline))
+
+    def write_account(self, tracked: _Tracked) -> None:
+        account = cast(Account, tracked.aggregate)
+        values = mapping.account_values(account)
+        self._write_row(AccountRow, tracked, values)
+        old_key, old_labels = cast(
+            tuple[str, set[tuple[str, str]]], tracked.index_state or ("", set())
+        )
+        self._replace_children(
+            AccountLabelRow,
+            parent_column="account_id",
+            parent_id=account.id,
+            old=old_labels,
+            new=mapping.account_labels(account),
+            columns=("kind", "value"),
+            extra={"name_key": values["name_key"]},
+            rewrite=not tracked.new and old_key != values["name_key"],
+        )
+
+    def write_contact(self, tracked: _Tracked) -> None:
+        contact = cast(Contact, tracked.aggregate)
+        values = mapping.contact_values(contact)
+        self._write_row(ContactRow, tracked, values)
+        old_key, old_tags = cast(tuple[str, set[tuple[str]]], tracked.index_state or ("", set()))
+        self._replace_children(
+            ContactTagRow,
+            parent_column="contact_id",
+            parent_id=contact.id,
+            old=old_tags,
+            new={(tag,) for tag in contact.tags},
+            columns=("tag",),
+            extra={"name_key": values["name_key"]},
+            rewrite=not tracked.new and old_key != values["name_key"],
+        )
+
+    def write_lead(self, tracked: _Tracked) -> None:
+        lead = cast(Lead, tracked.aggregate)
+        self._write_row(LeadRow, tracked, mapping.lead_values(lead))
+        empty: tuple[set[Any], set[Any], set[Any]] = (set(), set(), set())
+        followers, tags, participants = cast(
+            tuple[set[Any], set[Any], set[Any]], tracked.index_state or empty
+        )
+        number = {"number": lead.number}
+        self._replace_children(
+            LeadFollowerRow,
+            parent_column="lead_id",
+            parent_id=lead.id,
+            old=followers,
+            new=_lead_index(lead)[0],
+            columns=("user_id",),
+            extra=number,
+            rewrite=False,
+        )
+        self._replace_children(
+            LeadTagRow,
+            parent_column="lead_id",
+            parent_id=lead.id,
+            old=tags,
+            new=_lead_index(lead)[1],
+            columns=("tag",),
+            extra=number,
+            rewrite=False,
+        )
+        self._replace_children(
+            LeadParticipantRow,
+            parent_column="lead_id",
+            parent_id=lead.id,
+            old=participants,
+            new=_lead_index(lead)[2],
+            columns=("contact_id",),
+            extra=number,
+            rewrite=False,
+        )
+
+    def write_comment(self, tracked: _Tracked) -> None:
+        """A comment is activity on its lead, but not a change of it: the lead's version stays,
+        so people commenting never make a concurrent edit of the lead fail."""
+        comment = cast(Comment, tracked.aggregate)
+        self._write_row(CommentRow, tracked, mapping.comment_values(comment))
+        if tracked.new:
+            self._session.execute(
+                update(LeadRow)
+                .where(
+                    LeadRow.tenant_id == self.tenant_id,
+                    LeadRow.id == comment.lead_id,
+                    or_(
+                        LeadRow.last_activity_at.is_(None),
+                        LeadRow.last_activity_at < comment.created_at,
+                    ),
+                )
+                .values(last_activity_at=comment.created_at)
+                .execution_options(synchronize_session=False)
+            )
+
+    def write_reminder(self, tracked: _Tracked) -> None:
+        reminder = cast(Reminder, tracked.aggregate)
+        self._write_row(ReminderRow, tracked, mapping.reminder_values(reminder))
+
+
+def _no_state(aggregate: Aggregate) -> object:
+    return None
+
+
+def _account_index(aggregate: Aggregate) -> object:
+    account = cast(Account, aggregate)
+    return (mapping.sort_key(account.name), mapping.account_labels(account))
+
+
+def _contact_index(aggregate: Aggregate) -> object:
+    contact = cast(Contact, aggregate)
+    return (mapping.sort_key(contact.name), {(tag,) for tag in contact.tags})
+
+
+def _lead_index(aggregate: Aggregate) -> tuple[set[Any], set[Any], set[Any]]:
+    lead = cast(Lead, aggregate)
+    return (
+        {(user_id,) for user_id in lead.follower_ids},
+        {(tag,) for tag in lead.tags},
+        {(p.contact_id,) for p in lead.participants},
+    )
+
+
+_INDEX_STATE: dict[str, Callable[[Aggregate], object]] = {
+    "account": _account_index,
+    "contact": _contact_index,
+    "lead": _lead_index,
+}
+
+_WRITERS: dict[str, Callable[[SqlUnitOfWork, _Tracked], None]] = {
+    "user": SqlUnitOfWork.write_user,
+    "settings": SqlUnitOfWork.write_settings,
+    "pipeline": SqlUnitOfWork.write_pipeline,
+    "account": SqlUnitOfWork.write_account,
+    "contact": SqlUnitOfWork.write_contact,
+    "lead": SqlUnitOfWork.write_lead,
+    "comment": SqlUnitOfWork.write_comment,
+    "reminder": SqlUnitOfWork.write_reminder,
+}
+
+
+# --- repositories ----------------------------------------------------------------------------
+
+
+class _Repository:
+    """Loads by id within the tenant, through the unit of work's identity map."""
+
+    kind: str
+    row: type[Any]
+    from_row: Callable[[Any], Any]
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+        self._tenant_id = uow.tenant_id
+
+    def _track(self, rows: Iterable[Any]) -> list[Any]:
+        return [
+            self._uow.remember(self.kind, row.id, self.from_row(row), new=False) for row in rows
+        ]
+
+    def get(self, key: str) -> Any:
+        found = self._uow.tracked(self.kind, key)
+        if found is not None:
+            return found
+        rows = self._uow.rows(
+            select(self.row).where(self.row.tenant_id == self._tenant_id, self.row.id == key)
+        )
+        tracked = self._track(rows)
+        return tracked[0] if tracked else None
+
+    def get_many(self, keys: Iterable[str]) -> dict[Any, Any]:
+        wanted = list(dict.fromkeys(keys))
+        result: dict[str, Any] = {}
+        missing = []
+        for key in wanted:
+            found = self._uow.tracked(self.kind, key)
+            if found is not None:
+                result[key] = found
+            else:
+                missing.append(key)
+        if missing:
+            rows = self._uow.rows(
+                select(self.row).where(
+                    self.row.tenant_id == self._tenant_id, self.row.id.in_(missing)
+                )
+            )
+            for item in self._track(rows):
+                result[item.id] = item
+        return {key: result[key] for key in wanted if key in result}
+
+    def add(self, aggregate: Any) -> None:
+        self._uow.remember(self.kind, aggregate.id, aggregate, new=True)
+
+
+class SqlUsers(_Repository):
+    kind, row, from_row = "user", UserRow, staticmethod(mapping.user_from)
+
+    def get(self, user_id: str) -> User | None:
+        return cast(User | None, super().get(user_id))
+
+    def get_many(self, user_ids: Iterable[str]) -> dict[UserId, User]:
+        return cast(dict[UserId, User], super().get_many(user_ids))
+
+    def add(self, user: User) -> None:
+        super().add(user)
+
+    def count(self) -> int:
+        statement = (
+            select(func.count()).select_from(UserRow).where(UserRow.tenant_id == self._tenant_id)
+        )
+        return int(self._uow.execute(statement).scalar_one())
+
+    def team_of(self, manager_id: UserId) -> list[UserId]:
+        statement = select(UserRow.id).where(
+            UserRow.tenant_id == self._tenant_id, UserRow.manager_id == manager_id
+        )
+        return [UserId(v) for v in self._uow.execute(statement.order_by(UserRow.id)).scalars()]
+
+    def admins(self) -> list[UserId]:
+        statement = select(UserRow.id).where(
+            UserRow.tenant_id == self._tenant_id, UserRow.role == Role.ADMIN.value
+        )
+        return [UserId(v) for v in self._uow.execute(statement.order_by(UserRow.id)).scalars()]
+
+
+class SqlSettings:
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        self._uow = uow
+
+    def get(self) -> TenantSettings | None:
+        tenant_id = self._uow.tenant_id
+        found = self._uow.tracked("settings", tenant_id)
+        if found is not None:
+            return cast(TenantSettings, found)
+        rows = self._uow.rows(select(SettingsRow).where(SettingsRow.tenant_id == tenant_id))
+        if not rows:
+            return None
+        return self._uow.remember("settings", tenant_id, mapping.settings_from(rows[0]), new=False)
+
+    def add(self, settings: TenantSettings) -> None:
+        self._uow.remember("settings", settings.tenant_id, settings, new=True)
+
+
+class SqlPipelines(_Repository):
+    kind, row, from_row = "pipeline", PipelineRow, staticmethod(mapping.pipeline_from)
+
+    def get(self, pipeline_id: str) -> Pipeline | None:
+        return cast(Pipeline | None, super().get(pipeline_id))
+
+    def add(self, pipeline: Pipeline) -> None:
+        super().add(pipeline)
+
+    def default(self) -> Pipeline | None:
+        rows = self._uow.rows(
+            select(PipelineRow)
+            .where(PipelineRow.tenant_id == self._tenant_id, PipelineRow.is_default.is_(True))
+            .order_by(PipelineRow.id)
+            .limit(1)
+        )
+        if rows:
+            return cast(Pipeline, self._track(rows)[0])
+        pending = cast(list[Pipeline], self._uow.pending("pipeline"))
+        return next((p for p in pending if p.is_default), None)
+
+    def list(self) -> list[Pipeline]:
+        rows = self._uow.rows(
+            select(PipelineRow)
+            .where(PipelineRow.tenant_id == self._tenant_id)
+            .order_by(PipelineRow.is_default.desc(), PipelineRow.name, PipelineRow.id)
+        )
+        return cast(list[Pipeline], self._track(rows))
+
+
+class SqlAccounts(_Repository):
+    kind, row, from_row = "account", AccountRow, staticmethod(mapping.account_from)
+
+    def get(self, account_id: str) -> Account | None:
+        return cast(Account | None, super().get(account_id))
+
+    def get_many(self, account_ids: Iterable[str]) -> dict[AccountId, Account]:
+        return cast(dict[AccountId, Account], super().get_many(account_ids))
+
+    def add(self, account: Account) -> None:
+        super().add(account)
+
+
+class SqlContacts(_Repository):
+    kind, row, from_row = "contact", ContactRow, staticmethod(mapping.contact_from)
+
+    def get(self, contact_id: str) -> Contact | None:
+        return cast(Contact | None, super().get(contact_id))
+
+    def get_many(self, contact_ids: Iterable[str]) -> dict[ContactId, Contact]:
+        return cast(dict[ContactId, Contact], super().get_many(contact_ids))
+
+    def add(self, contact: Contact) -> None:
+        super().add(contact)
+
+
+class SqlLeads(_Repository):
+    kind, row, from_row = "lead", LeadRow, staticmethod(mapping.lead_from)
+
+    def __init__(self, uow: SqlUnitOfWork) -> None:
+        super().__init__(uow)
+        self._last_number = 0
+
+    def get(self, lead_id: str) -> Lead | None:
+        return cast(Lead | None, super().get(lead_id))
+
+    def add(self, lead: Lead) -> None:
+        super().add(lead)
+
+    def by_number(self, number: int) -> Lead | None:
+        rows = self._uow.rows(
+            select(LeadRow).where(LeadRow.tenant_id == self._tenant_id, LeadRow.number == number)
+        )
+        return cast(Lead, self._track(rows)[0]) if rows else None
+
+    def next_number(self) -> int:
+        """The highest number plus one; two creations racing for it collide on the unique
+        (tenant, number) key at commit and the loser gets a ``Conflict`` to retry."""
+        statement = select(func.max(LeadRow.number)).where(LeadRow.tenant_id == self._tenant_id)
+        stored = self._uow.execute(statement).scalar_one_or_none() or 0
+        self._last_number = max(stored, self._last_number) + 1
+        return self._last_number
+
+    def _facts(self, condition: Any) -> list[LeadFact]:
+        statement = (
+            select(LeadRow.id, LeadRow.status, LeadRow.contact_id)
+            .where(LeadRow.tenant_id == self._tenant_id, condition)
+            .order_by(LeadRow.number)
+        )
+        return [
+            LeadFact(
+                lead_id=LeadId(lead_id),
+                status=LeadStatus(status),
+                contact_id=ContactId(contact_id) if contact_id else None,
+            )
+            for lead_id, status, contact_id in self._uow.execute(statement)
+        ]
+
+    def facts_for_contact(self, contact_id: ContactId) -> list[LeadFact]:
+        return self._facts(LeadRow.contact_id == contact_id)
+
+    def facts_for_account(self, account_id: AccountId) -> list[LeadFact]:
+        employees = select(ContactRow.id).where(
+            ContactRow.tenant_id == self._tenant_id, ContactRow.account_id == account_id
+        )
+        return self._facts(LeadRow.contact_id.in_(employees))
+
+    def scope_works_with_contact(self, contact_id: ContactId, scope: frozenset[UserId]) -> bool:
+        as_participant = select(LeadParticipantRow.lead_id).where(
+            LeadParticipantRow.tenant_id == self._tenant_id,
+            LeadParticipantRow.contact_id == contact_id,
+        )
+        statement = (
+            select(LeadRow.id)
+            .where(
+                LeadRow.tenant_id == self._tenant_id,
+                LeadRow.owner_id.in_(sorted(scope)),
+                or_(LeadRow.contact_id == contact_id, LeadRow.id.in_(as_participant)),
+            )
+            .limit(1)
+        )
+        return self._uow.execute(statement).first() is not None
+
+
+class SqlComments(_Repository):
+    kind, row, from_row = "comment", CommentRow, staticmethod(mapping.comment_from)
+
+    def add(self, comment: Comment) -> None:
+        super().add(comment)
+
+    def latest(self, lead_id: LeadId, limit: int) -> list[Comment]:
+        rows = self._uow.rows(
+            select(CommentRow)
+            .where(CommentRow.tenant_id == self._tenant_id, CommentRow.lead_id == lead_id)
+            .order_by(CommentRow.created_at.desc(), CommentRow.id.desc())
+            .limit(limit)
+        )
+        return [mapping.comment_from(row) for row in rows]
+
+
+class SqlReminders(_Repository):
+    kind, row, from_row = "reminder", ReminderRow, staticmethod(mapping.reminder_from)
+
+    def get(self, reminder_id: str) -> Reminder | None:
+        return cast(Reminder | None, super().get(reminder_id))
+
+    def add(self, reminder: Reminder) -> None:
+        super().add(reminder)
+
+
+__all__ = ["SqlUnitOfWork", "and_"]

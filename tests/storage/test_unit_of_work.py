@@ -1,0 +1,334 @@
+"""The SQL unit of work keeps the promises of the in-memory fake, on a real database."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+
+from domain.accounts import Account, Classification, Direction
+from domain.common import Stamp
+from domain.contacts import Contact
+from domain.errors import Conflict
+from domain.ids import AccountId, LeadId, RelationshipId, TenantId, UserId
+from domain.leads import Comment, Lead, Reminder
+from domain.services import CRM
+from domain.settings import CustomFieldKind, Pipeline, RecordKind, TenantSettings
+from domain.statuses import CustomerStatus, ProspectStatus
+from domain.users import Role, User
+from storage.database import Database
+from storage.errors import StorageUnavailable
+from storage.rows import HistoryRow, LeadFollowerRow, OutboxRow
+from tests.domain.fakes import FakeClock
+from tests.storage.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
+
+AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+STAMP = Stamp(actor_id=ADMIN, at=AT)
+
+
+def count(database: Database, row: type[HistoryRow] | type[OutboxRow]) -> int:
+    with database.sessions() as session:
+        return int(session.scalar(select(func.count()).select_from(row)) or 0)
+
+
+def make_pipeline(tenant: TenantId = TENANT) -> Pipeline:
+    return Pipeline.default(tenant, STAMP)
+
+
+def make_lead(pipeline: Pipeline, *, number: int = 1, tenant: TenantId = TENANT) -> Lead:
+    return Lead.create(
+        tenant_id=tenant,
+        number=number,
+        title="Fleet renewal",
+        owner_id=ADMIN,
+        pipeline=pipeline,
+        amount=Decimal("1234.50"),
+        close_date=date(2026, 3, 1),
+        tags=frozenset({"fleet"}),
+        stamp=STAMP,
+    )
+
+
+def seed_lead(database: Database, tenant: TenantId = TENANT) -> Lead:
+    pipeline = make_pipeline(tenant)
+    lead = make_lead(pipeline, tenant=tenant)
+    with database.uow(tenant) as uow:
+        uow.pipelines.add(pipeline)
+        uow.leads.add(lead)
+        uow.commit()
+    return lead
+
+
+def test_every_aggregate_reads_back_equal_to_what_was_written(database: Database) -> None:
+    user = User.register(
+        tenant_id=TENANT,
+        user_id=ADMIN,
+        display_name="Ada",
+        email="ada@example.com",
+        first_of_tenant=True,
+        stamp=STAMP,
+    )
+    settings = TenantSettings.create(TENANT, STAMP)
+    settings.add_characteristic("Public sector", STAMP)
+    settings.define_custom_field(
+        label="Budget", kind=CustomFieldKind.NUMBER, applies_to=RecordKind.ACCOUNT, stamp=STAMP
+    )
+    pipeline = make_pipeline()
+    account = Account.create(
+        tenant_id=TENANT,
+        name="Acme",
+        classification=Classification.CLIENT,
+        responsible_ids=[ADMIN],
+        tags=frozenset({"vip"}),
+        stamp=STAMP,
+    )
+    account.set_characteristics(
+        ["public-sector"], catalog=frozenset({"public-sector"}), stamp=STAMP
+    )
+    account.add_document(title="Contract", url="https://example.com/c.pdf", stamp=STAMP)
+    account.link(
+        relationship_id=RelationshipId("r1"),
+        other=AccountId("other"),
+        reason="Agency",
+        direction=Direction.OUTGOING,
+        stamp=STAMP,
+    )
+    account.set_custom_fields({"budget": Decimal("12.5"), "since": date(2020, 1, 1)}, STAMP)
+    contact = Contact.create(
+        tenant_id=TENANT, name="Carol", email="carol@acme.com", account_id=account.id, stamp=STAMP
+    )
+    lead = make_lead(pipeline)
+    lead.add_participant(contact.id, STAMP, role="CFO")
+    comment = Comment.write(lead=lead, text="First call", mentions=(ADMIN,), stamp=STAMP)
+    reminder = Reminder.schedule(
+        lead=lead, assignee_id=ADMIN, due_at=AT + timedelta(days=1), text="Call", stamp=STAMP
+    )
+    with database.uow(TENANT) as uow:
+        uow.users.add(user)
+        uow.settings.add(settings)
+        uow.pipelines.add(pipeline)
+        uow.accounts.add(account)
+        uow.contacts.add(contact)
+        uow.leads.add(lead)
+        uow.comments.add(comment)
+        uow.reminders.add(reminder)
+        uow.commit()
+
+    with database.uow(TENANT) as uow:
+        assert uow.users.get(ADMIN) == user
+        assert uow.settings.get() == settings
+        assert uow.pipelines.get(pipeline.id) == pipeline
+        assert uow.accounts.get(account.id) == account
+        assert uow.contacts.get(contact.id) == contact
+        loaded = uow.leads.get(lead.id)
+        assert loaded is not None
+        # The comment moved the lead's activity on; compare the rest.
+        assert loaded.last_activity_at == comment.created_at
+        assert loaded == lead
+        assert uow.comments.latest(lead.id, 5) == [comment]
+        assert uow.reminders.get(reminder.id) == reminder
+    assert user.version == 1
+    assert lead.events == []
+
+
+def test_leaving_without_commit_writes_nothing(database: Database) -> None:
+    pipeline = make_pipeline()
+    with database.uow(TENANT) as uow:
+        uow.pipelines.add(pipeline)
+    with database.uow(TENANT) as uow:
+        assert uow.pipelines.get(pipeline.id) is None
+    assert count(database, HistoryRow) == 0
+
+
+def test_commit_writes_history_and_outbox_with_the_change(database: Database) -> None:
+    lead = seed_lead(database)
+    history, outbox = count(database, HistoryRow), count(database, OutboxRow)
+    with database.uow(TENANT) as uow:
+        loaded = uow.leads.get(lead.id)
+        assert loaded is not None
+        pipeline = uow.pipelines.get(loaded.pipeline_id)
+        assert pipeline is not None
+        loaded.change_stage(pipeline, pipeline.stages[2].id, STAMP)
+        uow.commit()
+        assert loaded.version == 2
+        assert loaded.events == []
+    assert count(database, HistoryRow) == history + 1
+    assert count(database, OutboxRow) == outbox + 1
+    with database.sessions() as session:
+        row = session.scalars(select(HistoryRow).order_by(HistoryRow.id.desc())).first()
+    assert row is not None
+    assert (row.event_name, row.subject_id, row.actor_id) == ("lead.stage_changed", lead.id, ADMIN)
+    assert row.occurred_at == AT
+
+
+def test_second_session_on_the_same_lead_gets_a_conflict(database: Database) -> None:
+    lead = seed_lead(database)
+    first, second = database.uow(TENANT), database.uow(TENANT)
+    with first, second:
+        mine, theirs = first.leads.get(lead.id), second.leads.get(lead.id)
+        assert mine is not None
+        assert theirs is not None
+        mine.update_details(title="Mine", stamp=STAMP)
+        theirs.update_details(title="Theirs", stamp=STAMP)
+        first.commit()
+        with pytest.raises(Conflict) as raised:
+            second.commit()
+    assert raised.value.kind == "lead"
+    # The loser keeps its pending change and version, ready to report or retry.
+    assert theirs.version == 1
+    assert len(theirs.events) == 1
+    with database.uow(TENANT) as uow:
+        stored = uow.leads.get(lead.id)
+        assert stored is not None
+        assert (stored.title, stored.version) == ("Mine", 2)
+
+
+def test_use_case_with_stale_card_version_is_refused(crm: CRM) -> None:
+    lead = crm.create_lead(TENANT, ADMIN, title="Deal")
+    crm.update_lead(TENANT, ADMIN, lead.id, title="Renamed", expected_version=lead.version)
+    with pytest.raises(Conflict):
+        crm.update_lead(TENANT, ADMIN, lead.id, title="Stale", expected_version=lead.version)
+
+
+def test_comment_bumps_activity_without_changing_the_lead_version(
+    crm: CRM, clock: FakeClock, database: Database
+) -> None:
+    lead = crm.create_lead(TENANT, ADMIN, title="Deal")
+    with database.uow(TENANT) as editing:
+        stale = editing.leads.get(lead.id)
+        assert stale is not None
+        clock.advance(hours=2)
+        crm.comment(TENANT, ADMIN, lead.id, "Called them")
+        stale.update_details(title="Edited meanwhile", stamp=STAMP)
+        editing.commit()  # no conflict: the comment did not touch the version
+    after = crm.get_lead(TENANT, ADMIN, lead.id)
+    assert after.version == 2
+    assert after.title == "Edited meanwhile"
+
+
+def test_comment_moves_last_activity_forward(crm: CRM, clock: FakeClock) -> None:
+    lead = crm.create_lead(TENANT, ADMIN, title="Deal")
+    clock.advance(days=3)
+    crm.comment(TENANT, ADMIN, lead.id, "News")
+    after = crm.get_lead(TENANT, ADMIN, lead.id)
+    assert after.last_activity_at == clock.now()
+    assert after.version == lead.version
+
+
+def test_a_tenant_cannot_read_another_tenants_rows_even_with_their_ids(database: Database) -> None:
+    lead = seed_lead(database, TENANT)
+    with database.uow(OTHER_TENANT) as uow:
+        assert uow.leads.get(lead.id) is None
+        assert uow.leads.get_many([lead.id]) == {}
+        assert uow.leads.by_number(lead.number) is None
+        assert uow.pipelines.get(lead.pipeline_id) is None
+        assert uow.pipelines.list() == []
+        assert uow.leads.next_number() == 1
+
+
+def test_a_tenant_cannot_update_another_tenants_rows(database: Database) -> None:
+    lead = seed_lead(database, TENANT)
+    with database.uow(OTHER_TENANT) as uow:
+        # Someone hands tenant B's repository an aggregate that belongs to tenant A.
+        forged = Lead(**{**_fields(lead), "title": "Hijacked", "version": 1})
+        forged.record(lead_events_for(forged))
+        uow.leads.add(forged)
+        with pytest.raises(Conflict):
+            uow.commit()
+    with database.uow(TENANT) as uow:
+        stored = uow.leads.get(lead.id)
+        assert stored is not None
+        assert stored.title == "Fleet renewal"
+
+
+def _fields(lead: Lead) -> dict[str, object]:
+    return {name: getattr(lead, name) for name in Lead.__dataclass_fields__ if name != "events"}
+
+
+def lead_events_for(lead: Lead) -> object:
+    from domain.events import LeadUpdated  # noqa: PLC0415 - only this test forges events
+
+    return LeadUpdated(tenant_id=lead.tenant_id, actor_id=ADMIN, occurred_at=AT, subject_id=lead.id)
+
+
+def test_same_id_twice_in_one_unit_of_work_is_the_same_object(database: Database) -> None:
+    lead = seed_lead(database)
+    with database.uow(TENANT) as uow:
+        assert uow.leads.get(lead.id) is uow.leads.get(lead.id)
+        assert uow.leads.get_many([lead.id])[LeadId(lead.id)] is uow.leads.get(lead.id)
+
+
+def test_a_unit_of_work_sees_fresh_rows_after_its_own_commit(database: Database) -> None:
+    lead = seed_lead(database)
+    with database.uow(TENANT) as uow:
+        loaded = uow.leads.get(lead.id)
+        assert loaded is not None
+        loaded.update_details(title="Once", stamp=STAMP)
+        uow.commit()
+        again = uow.leads.get(lead.id)
+        assert again is not None
+        assert again.version == 2
+        again.update_details(title="Twice", stamp=STAMP)
+        uow.commit()
+    with database.uow(TENANT) as uow:
+        stored = uow.leads.get(lead.id)
+        assert stored is not None
+        assert (stored.title, stored.version) == ("Twice", 3)
+
+
+def test_two_leads_racing_for_the_same_number_conflict(database: Database) -> None:
+    pipeline = make_pipeline()
+    with database.uow(TENANT) as uow:
+        uow.pipelines.add(pipeline)
+        uow.commit()
+    first, second = database.uow(TENANT), database.uow(TENANT)
+    with first, second:
+        first.leads.add(make_lead(pipeline, number=first.leads.next_number()))
+        second.leads.add(make_lead(pipeline, number=second.leads.next_number()))
+        first.commit()
+        with pytest.raises(Conflict):
+            second.commit()
+
+
+def test_index_tables_follow_the_aggregate(database: Database) -> None:
+    lead = seed_lead(database)
+    with database.uow(TENANT) as uow:
+        loaded = uow.leads.get(lead.id)
+        assert loaded is not None
+        loaded.add_follower(BOB, STAMP)
+        loaded.remove_follower(ADMIN, STAMP)
+        uow.commit()
+    with database.sessions() as session:
+        followers = session.scalars(
+            select(LeadFollowerRow.user_id).where(LeadFollowerRow.lead_id == lead.id)
+        ).all()
+    assert followers == [BOB]
+
+
+def test_users_team_admins_and_count(crm: CRM, database: Database) -> None:
+    crm.change_role(TENANT, ADMIN, ALICE, Role.MANAGER)
+    crm.set_manager(TENANT, ADMIN, BOB, ALICE)
+    with database.uow(TENANT) as uow:
+        assert uow.users.count() == 3
+        assert uow.users.team_of(ALICE) == [BOB]
+        assert uow.users.admins() == [ADMIN]
+
+
+def test_statuses_follow_won_lead_over_real_storage(crm: CRM) -> None:
+    account = crm.create_account(TENANT, ADMIN, name="Acme")
+    contact = crm.create_contact(TENANT, ADMIN, name="Carol", account_id=account.id)
+    lead = crm.create_lead(TENANT, ADMIN, title="Deal", contact_id=contact.id)
+    assert crm.get_contact(TENANT, ADMIN, contact.id).prospect_status is ProspectStatus.CURRENT
+    crm.win_lead(TENANT, ADMIN, lead.id)
+    assert crm.get_contact(TENANT, ADMIN, contact.id).customer_status is CustomerStatus.CURRENT
+    assert crm.get_account(TENANT, ADMIN, account.id).customer_status is CustomerStatus.CURRENT
+
+
+def test_unreachable_database_is_unavailable_not_a_sqlalchemy_error() -> None:
+    database = Database("postgresql://nobody@127.0.0.1:1/none", connect_args={"connect_timeout": 1})
+    assert database.ping() is False
+    with pytest.raises(StorageUnavailable), database.uow(TENANT) as uow:
+        uow.users.get(UserId("x"))
+    database.dispose()
