@@ -44,8 +44,10 @@ def test_registering_again_is_idempotent_and_updates_the_profile(
     again = crm.register_user(TENANT, ALICE, display_name="Alice Seller", email="alice@example.com")
     assert again.role is Role.MEMBER
     assert database.events[before:] == []
-    renamed = crm.register_user(TENANT, ALICE, display_name="Alice Married", email=None)
-    assert (renamed.display_name, renamed.email) == ("Alice Married", None)
+    renamed = crm.register_user(
+        TENANT, ALICE, display_name="Alice Married", email="alice@new.example"
+    )
+    assert (renamed.display_name, renamed.email) == ("Alice Married", "alice@new.example")
     event = database.events[-1]
     assert isinstance(event, UserUpdated)
     assert {c.field for c in event.changes} == {"display_name", "email"}
