@@ -1,0 +1,223 @@
+"""The account card: the client folder with its people, relationships, catalogs, documents
+and leads, and the changes its responsibles may make."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Final
+
+from cards import verbs
+from cards.elements import (
+    Card,
+    Choice,
+    DataValue,
+    Element,
+    action_set,
+    capped,
+    card,
+    choice_set,
+    execute,
+    heading,
+    joined,
+    more_line,
+    open_url,
+    plain,
+    show_card,
+    text_input,
+)
+from cards.i18n import Translator
+from cards.lists import ContactRow, LeadRow, contact_row, fitted, lead_row
+from domain.accounts import Account, Classification, Direction
+from domain.services import AccountView
+from domain.settings import CatalogEntry, Stage
+from domain.validation import EMAIL_MAX, NAME_MAX, REASON_MAX, TITLE_MAX
+
+DOCUMENTS_SHOWN: Final = 6
+
+
+def _labels(entries: Sequence[CatalogEntry], keys: frozenset[str]) -> list[str]:
+    """Catalog labels in catalog order; a key the catalog lost still shows, as its key."""
+    by_key = {entry.key: entry.label for entry in entries}
+    ordered = [entry.key for entry in entries if entry.key in keys]
+    ordered += sorted(keys - set(ordered))
+    return [by_key.get(key, key) for key in ordered]
+
+
+def _catalogs(view: AccountView, t: Translator, limit: int) -> list[Element]:
+    account, settings = view.account, view.settings
+    body: list[Element] = []
+    for label, entries, keys in (
+        ("label.characteristics", settings.characteristics, account.characteristics),
+        ("label.interests", settings.interest_areas, account.interests),
+        ("label.disinterests", settings.interest_areas, account.disinterests),
+    ):
+        if keys:
+            body.append(plain(joined(t, _labels(entries, keys), limit), label=t.t(label)))
+    return body
+
+
+def _relationships(view: AccountView, t: Translator, limit: int) -> list[Element]:
+    relationships = view.account.relationships
+    if not relationships:
+        return []
+    shown, hidden = capped(relationships, limit)
+    body = [heading(t.t("label.relationships"))]
+    for relationship in shown:
+        other = view.related.get(relationship.other_account_id)
+        key = (
+            "relationship.outgoing"
+            if relationship.direction is Direction.OUTGOING
+            else "relationship.incoming"
+        )
+        name = other.name if other else t.t("account.unknown")
+        body.append(plain(t.t(key, account=name, reason=relationship.reason), spacing="none"))
+    return body + more_line(t, hidden)
+
+
+def _documents(view: AccountView, t: Translator) -> list[Element]:
+    documents = view.account.documents
+    if not documents:
+        return []
+    shown, hidden = capped(documents, DOCUMENTS_SHOWN)
+    links = [open_url(document.title, document.url) for document in shown]
+    return [heading(t.t("label.documents")), action_set(links), *more_line(t, hidden)]
+
+
+def _actions(view: AccountView, t: Translator, other_accounts: Sequence[Account]) -> list[Element]:
+    account = view.account
+    data: dict[str, DataValue] = {verbs.ACCOUNT_ID: account.id, verbs.VERSION: account.version}
+    required = t.t("input.required")
+    actions: list[Element] = []
+    if view.can_change:
+        choices = [
+            Choice(value=value.value, title=t.classification(value, view.settings.other_label))
+            for value in Classification
+        ]
+        body = [
+            choice_set(
+                verbs.IN_CLASSIFICATION,
+                t.t("input.classification"),
+                choices,
+                value=account.classification.value,
+                required=True,
+                error=required,
+            )
+        ]
+        save = execute(t.t("action.save"), verbs.ACCOUNT_CLASSIFY, data)
+        actions.append(show_card(t.t("action.classify"), body, [save]))
+
+        others = [other for other in other_accounts if other.id != account.id][:25]
+        if others:
+            body = [
+                choice_set(
+                    verbs.IN_OTHER_ACCOUNT_ID,
+                    t.t("input.other_account"),
+                    [Choice(value=other.id, title=other.name) for other in others],
+                    required=True,
+                    error=required,
+                ),
+                text_input(
+                    verbs.IN_RELATIONSHIP_REASON,
+                    t.t("input.relationship_reason"),
+                    max_length=REASON_MAX,
+                    required=True,
+                    error=required,
+                ),
+            ]
+            add = execute(t.t("action.add"), verbs.ACCOUNT_ADD_RELATIONSHIP, data)
+            actions.append(show_card(t.t("action.add_relationship"), body, [add]))
+
+        body = [
+            text_input(
+                verbs.IN_CONTACT_NAME,
+                t.t("input.name"),
+                max_length=NAME_MAX,
+                required=True,
+                error=required,
+            ),
+            text_input(
+                verbs.IN_CONTACT_EMAIL, t.t("input.email"), max_length=EMAIL_MAX, style="email"
+            ),
+            text_input(verbs.IN_CONTACT_JOB_TITLE, t.t("input.job_title"), max_length=TITLE_MAX),
+        ]
+        add = execute(t.t("action.add"), verbs.ACCOUNT_ADD_CONTACT, data)
+        actions.append(show_card(t.t("action.add_contact"), body, [add]))
+
+        body = [
+            text_input(
+                verbs.IN_LEAD_TITLE,
+                t.t("input.lead_title"),
+                max_length=TITLE_MAX,
+                required=True,
+                error=required,
+            )
+        ]
+        new_lead_data: dict[str, DataValue] = {verbs.ACCOUNT_ID: account.id}
+        create = execute(t.t("action.create"), verbs.ACCOUNT_NEW_LEAD, new_lead_data)
+        actions.append(show_card(t.t("action.new_lead"), body, [create]))
+    return actions
+
+
+def _build(
+    view: AccountView,
+    t: Translator,
+    *,
+    contacts: Sequence[ContactRow],
+    leads: Sequence[LeadRow],
+    stages: Mapping[str, Stage],
+    other_accounts: Sequence[Account],
+    limit: int,
+) -> Card:
+    account = view.account
+    classification = t.classification(account.classification, view.settings.other_label)
+    body: list[Element] = [
+        plain(account.name, size="large", weight="bolder"),
+        plain(classification, label=t.t("label.classification"), spacing="none"),
+        plain(t.prospect(account.prospect_status), label=t.t("label.prospect_status")),
+        plain(t.customer(account.customer_status), label=t.t("label.customer_status")),
+    ]
+    if view.responsibles:
+        names = sorted((user.display_name for user in view.responsibles), key=str.casefold)
+        body.append(plain(joined(t, names, limit), label=t.t("label.responsibles")))
+    if account.tags:
+        body.append(plain(", ".join(sorted(account.tags)), label=t.t("label.tags")))
+    for element in body[2:]:
+        element["spacing"] = "none"
+    body += _catalogs(view, t, limit)
+    body += _relationships(view, t, limit)
+    body += _documents(view, t)
+    if contacts:
+        shown, hidden = capped(contacts, limit)
+        body += [heading(t.t("label.contacts")), *(contact_row(t, c) for c in shown)]
+        body += more_line(t, hidden)
+    if leads:
+        shown_leads, hidden = capped(leads, limit)
+        body += [heading(t.t("label.leads")), *(lead_row(t, lead, stages) for lead in shown_leads)]
+        body += more_line(t, hidden)
+    return card(t, body, _actions(view, t, other_accounts), fallback_text=account.name)
+
+
+def account_card(
+    view: AccountView,
+    t: Translator,
+    *,
+    contacts: Sequence[ContactRow] = (),
+    leads: Sequence[LeadRow] = (),
+    stages: Mapping[str, Stage] | None = None,
+    other_accounts: Sequence[Account] = (),
+) -> Card:
+    """``contacts`` and ``leads`` are the folder's (the view does not carry them), ``stages``
+    resolves the leads' stages (``cards.lists.stages_by_id``), ``other_accounts`` are the
+    accounts proposed for a new relationship."""
+    return fitted(
+        lambda limit: _build(
+            view,
+            t,
+            contacts=contacts,
+            leads=leads,
+            stages=stages or {},
+            other_accounts=other_accounts,
+            limit=limit,
+        ),
+        limit=15,
+    )
