@@ -6,6 +6,7 @@ inputs with labels, and long lists cut with "and N more".
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, TypeVar
@@ -33,8 +34,12 @@ def card_size(card: Card) -> int:
     return len(json.dumps(card, separators=(",", ":")))
 
 
+_RUNS_OF_SPACE = re.compile("[^\\S\u00a0\u202f]+")  # keeps no-break spaces: they are on purpose
+
+
 def shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split()) if "\n" not in text else text.strip()
+    """At most ``limit`` characters, with an ellipsis when cut; a single line stays single."""
+    text = _RUNS_OF_SPACE.sub(" ", text).strip() if "\n" not in text else text.strip()
     return text if len(text) <= limit else text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
 
 
