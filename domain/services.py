@@ -89,6 +89,7 @@ class LeadView:
     latest_comments: tuple[Comment, ...]
     can_change: bool
     viewer_follows: bool
+    comment_authors: Mapping[UserId, User] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -912,7 +913,10 @@ class CRM:
                 [p.contact_id for p in lead.participants]
                 + ([lead.contact_id] if lead.contact_id else [])
             )
-            users = uow.users.get_many([*lead.follower_ids, lead.owner_id])
+            comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS))
+            users = uow.users.get_many(
+                [*lead.follower_ids, lead.owner_id, *(c.author_id for c in comments)]
+            )
             followers = sorted(
                 (users[uid] for uid in lead.follower_ids if uid in users),
                 key=lambda u: u.display_name.casefold(),
@@ -930,9 +934,12 @@ class CRM:
                 ),
                 followers=tuple(followers),
                 owner=users.get(lead.owner_id),
-                latest_comments=tuple(uow.comments.latest(lead.id, LATEST_COMMENTS)),
+                latest_comments=comments,
                 can_change=can_change_lead(viewer, lead, account),
                 viewer_follows=viewer.user_id in lead.follower_ids,
+                comment_authors={
+                    c.author_id: users[c.author_id] for c in comments if c.author_id in users
+                },
             )
 
     def update_lead(

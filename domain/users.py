@@ -80,10 +80,14 @@ class User(Aggregate):
             )
 
     def update_profile(self, *, display_name: str, email: str | None, stamp: Stamp) -> None:
-        """Teams names and emails change; keep ours in step when the user talks to the bot."""
+        """Teams names and emails change; keep ours in step when the user talks to the bot.
+
+        Most activities carry no email, so ``None`` keeps the one we know.
+        """
         before = self._snapshot()
         self.display_name = clean_line(display_name, "display_name", NAME_MAX)
-        self.email = clean_email(email)
+        if email is not None:
+            self.email = clean_email(email)
         self._changed(before, stamp)
 
     def change_role(self, role: Role, stamp: Stamp) -> None:

@@ -32,8 +32,10 @@ class ProcessedActivities:
                     tenant_id=self._tenant_id, activity_id=activity_id, processed_at=self._clock()
                 )
                 .on_conflict_do_nothing(index_elements=["tenant_id", "activity_id"])
+                .returning(ProcessedActivityRow.activity_id)
             )
-            return cast(CursorResult[Any], session.execute(statement)).rowcount == 1
+            # RETURNING, not rowcount: psycopg reports no rowcount for a skipped conflict.
+            return session.execute(statement).first() is not None
 
 
 def purge_processed_activities(sessions: sessionmaker[Session], before: datetime) -> int:

@@ -1,0 +1,614 @@
+"""Chat commands and card verbs turned into domain calls, and their results into cards.
+
+Everything here is synchronous and runs in a worker thread (database I/O must not block the
+event loop); the Teams handler only hops to the thread and sends what comes back. A domain
+refusal becomes an error card in the user's language, never an exception escaping the turn.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from bot.commands import (
+    ACCOUNT,
+    CONTACT,
+    FIND,
+    FOLLOW,
+    HELP,
+    LEAD,
+    MY_LEADS,
+    NEW_LEAD,
+    NOTIFICATIONS,
+    PIPELINE,
+    UNFOLLOW,
+    Command,
+    lead_number,
+)
+from cards import verbs
+from cards.account import account_card
+from cards.contact import contact_card
+from cards.elements import Button, Card
+from cards.i18n import Translator
+from cards.lead import lead_card
+from cards.lists import find_card, my_leads_card, pipeline_card, stages_by_id
+from cards.messages import domain_error_card, error_card, help_card, info_card, welcome_card
+from domain.access import Viewer
+from domain.accounts import Classification
+from domain.errors import DomainError, InvalidInput, NotFound
+from domain.ids import AccountId, LeadId, TenantId, UserId
+from domain.queries import (
+    AccountFilter,
+    ContactFilter,
+    ContactSummary,
+    LeadFilter,
+    LeadSummary,
+    Queries,
+    QueriesFactory,
+    UserSummary,
+)
+from domain.services import CRM, NewContact
+from domain.statuses import CustomerStatus, ProspectStatus
+
+logger = logging.getLogger(__name__)
+
+ID_MAX = 100
+COLLEAGUES_SHOWN = 50
+CONTACTS_SHOWN = 50
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Caller:
+    """The acting user of one turn, with their language."""
+
+    tenant_id: TenantId
+    user_id: UserId
+    t: Translator
+
+
+class CardData:
+    """Card ``data`` as sent by Teams: untrusted, so every read checks type and size."""
+
+    def __init__(self, raw: object) -> None:
+        self._raw: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+
+    def id(self, key: str) -> str:
+        value = self._raw.get(key)
+        if not isinstance(value, str) or not value.strip():
+            raise InvalidInput("input.required", field=key)
+        if len(value) > ID_MAX:
+            raise InvalidInput("input.invalid", field=key)
+        return value.strip()
+
+    def optional_id(self, key: str) -> str | None:
+        value = self._raw.get(key)
+        if value is None or value == "":
+            return None
+        return self.id(key)
+
+    def version(self) -> int | None:
+        """The aggregate version the card was drawn from; absent means "don't check"."""
+        value = self._raw.get(verbs.VERSION)
+        if value is None or value == "":
+            return None
+        if isinstance(value, bool):
+            raise InvalidInput("input.invalid", field=verbs.VERSION)
+        if isinstance(value, int):
+            return value
+        if isinstance(value, str) and value.strip().isdigit() and len(value) < 12:
+            return int(value)
+        raise InvalidInput("input.invalid", field=verbs.VERSION)
+
+    def text(self, key: str) -> str:
+        """A typed value; the domain trims it and enforces its length."""
+        value = self._raw.get(key)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise InvalidInput("input.invalid", field=key)
+        if len(value) > 20_000:  # far above any domain limit: refuse before copying further
+            raise InvalidInput("input.too_long", field=key, max=20_000)
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self._raw.get(key)
+        return value is True or (isinstance(value, str) and value.strip().lower() == "true")
+
+
+Handler = Callable[["Actions", Caller, CardData], Card]
+_VERBS: dict[str, Handler] = {}
+
+
+def verb(name: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        _VERBS[name] = handler
+        return handler
+
+    return register
+
+
+class Actions:
+    """The bot's use of the CRM: one method per command, one handler per card verb."""
+
+    def __init__(self, crm: CRM, queries: QueriesFactory) -> None:
+        self.crm = crm
+        self._queries = queries
+
+    # --- entry points (called in a worker thread) -------------------------------------------
+
+    def welcome(self, caller: Caller) -> Card:
+        return welcome_card(caller.t)
+
+    def command(self, caller: Caller, command: Command | None) -> Card:
+        return self._guarded(caller, lambda: self._command(caller, command), retry=None)
+
+    def execute(self, caller: Caller, name: str, raw: object) -> Card:
+        data = CardData(raw)
+        handler = _VERBS.get(name) if isinstance(name, str) else None
+        if handler is None:
+            return help_card(caller.t)
+        retry = self._retry_for(name, data, caller.t)
+        return self._guarded(caller, lambda: handler(self, caller, data), retry=retry)
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @staticmethod
+    def _retry_for(name: str, data: CardData, t: Translator) -> Button | None:
+        """After a refusal on a record's card, offer its current version."""
+        for key, show in (
+            (verbs.LEAD_ID, verbs.LEAD_REFRESH),
+            (verbs.ACCOUNT_ID, verbs.ACCOUNT_SHOW),
+            (verbs.CONTACT_ID, verbs.CONTACT_SHOW),
+        ):
+            try:
+                record_id = data.optional_id(key)
+            except DomainError:
+                return None
+            if record_id and name.split(".", maxsplit=1)[0] == key.removesuffix("_id"):
+                return Button(title=t.t("action.refresh"), verb=show, data={key: record_id})
+        return None
+
+    def _guarded(self, caller: Caller, work: Callable[[], Card], retry: Button | None) -> Card:
+        try:
+            return work()
+        except DomainError as error:
+            return domain_error_card(caller.t, error, retry=retry)
+        except Exception as error:  # the turn must answer whatever broke below it
+            code = getattr(error, "code", None)
+            if code == "storage.unavailable":
+                logger.warning("database unavailable during a turn")
+                return error_card(caller.t, "storage.unavailable", retry=retry)
+            logger.exception("unexpected failure in a turn", extra={"tenant": caller.tenant_id})
+            return error_card(caller.t, "domain.error", retry=retry)
+
+    def queries(self, caller: Caller) -> tuple[Queries, Viewer]:
+        queries = self._queries(caller.tenant_id)
+        return queries, queries.viewer(caller.user_id)
+
+    # --- rendering --------------------------------------------------------------------------
+
+    def lead(self, caller: Caller, lead_id: str) -> Card:
+        view = self.crm.lead_view(caller.tenant_id, caller.user_id, lead_id)
+        contacts: Sequence[ContactSummary] = ()
+        colleagues: Sequence[UserSummary] = ()
+        if view.can_change:
+            # The choices the card offers: the account's people and colleagues to add.
+            queries, viewer = self.queries(caller)
+            if view.lead.account_id:
+                where = ContactFilter(account_id=view.lead.account_id)
+                contacts = queries.contacts(viewer, where, limit=CONTACTS_SHOWN).items
+            colleagues = queries.users(limit=COLLEAGUES_SHOWN).items
+        return lead_card(
+            view,
+            caller.t,
+            account_contacts=contacts,
+            colleagues=colleagues,
+            authors=view.comment_authors,
+        )
+
+    def account(self, caller: Caller, account_id: str) -> Card:
+        view = self.crm.account_view(caller.tenant_id, caller.user_id, account_id)
+        queries, viewer = self.queries(caller)
+        contacts = queries.contacts(viewer, ContactFilter(account_id=view.account.id)).items
+        leads = queries.leads(viewer, LeadFilter(account_id=view.account.id)).items
+        others = queries.accounts(viewer, AccountFilter()).items
+        return account_card(
+            view,
+            caller.t,
+            contacts=contacts,
+            leads=leads,
+            other_accounts=[a for a in others if a.id != view.account.id],  # type: ignore[misc]
+        )
+
+    def contact(self, caller: Caller, contact_id: str) -> Card:
+        return contact_card(
+            self.crm.contact_view(caller.tenant_id, caller.user_id, contact_id), caller.t
+        )
+
+    def _find(self, caller: Caller, text: str) -> Card:
+        queries, viewer = self.queries(caller)
+        results = queries.find(viewer, text)
+        settings = self.crm.get_settings(caller.tenant_id)
+        return find_card(
+            results,
+            caller.t,
+            query=text,
+            stages=stages_by_id(self.crm.pipelines(caller.tenant_id)),
+            other_label=settings.other_label,
+        )
+
+    def _my_leads(self, caller: Caller, cursor: str | None = None) -> Card:
+        queries, viewer = self.queries(caller)
+        page = queries.my_leads(viewer, cursor=cursor)
+        return my_leads_card(
+            page, caller.t, stages=stages_by_id(self.crm.pipelines(caller.tenant_id))
+        )
+
+    def _pipeline(self, caller: Caller, pipeline_id: str | None = None) -> Card:
+        pipelines = self.crm.pipelines(caller.tenant_id)
+        chosen = next((p for p in pipelines if p.id == pipeline_id), None) or next(
+            (p for p in pipelines if p.is_default), None
+        )
+        if chosen is None:
+            raise NotFound("pipeline", pipeline_id=pipeline_id or "default")
+        queries, viewer = self.queries(caller)
+        summary = queries.pipeline_summary(viewer, chosen.id)
+        return pipeline_card(summary, chosen, caller.t, pipelines=pipelines)
+
+    # --- resolving what people type ---------------------------------------------------------
+
+    def _resolve_lead(self, caller: Caller, text: str) -> LeadSummary | str:
+        """A lead id from ``#12``, ``12`` or a title; several matches return a choice card."""
+        number = lead_number(text)
+        if number is not None:
+            return self.crm.lead_by_number(caller.tenant_id, caller.user_id, number).id
+        queries, viewer = self.queries(caller)
+        leads = queries.find(viewer, text).leads
+        exact = [lead for lead in leads if lead.title.casefold() == text.casefold()]
+        if len(exact) == 1:
+            return exact[0].id
+        if len(leads) == 1:
+            return leads[0].id
+        if not leads:
+            raise NotFound("lead", title=text)
+        return leads[0]
+
+    def _lead_command(self, caller: Caller, text: str, act: Callable[[str], object]) -> Card:
+        found = self._resolve_lead(caller, text)
+        if isinstance(found, str):
+            act(found)
+            return self.lead(caller, found)
+        return self._find(caller, text)
+
+    def _account_by_name(self, caller: Caller, name: str) -> AccountId | None:
+        queries, viewer = self.queries(caller)
+        matches = queries.accounts(viewer, AccountFilter(name_prefix=name), limit=10).items
+        exact = [a for a in matches if a.name.casefold() == name.casefold()]
+        if len(exact) == 1:
+            return exact[0].id
+        if len(matches) == 1:
+            return matches[0].id
+        return None
+
+    # --- chat commands ----------------------------------------------------------------------
+
+    def _command(self, caller: Caller, command: Command | None) -> Card:
+        if command is None:
+            return help_card(caller.t)
+        handlers: dict[str, Callable[[Caller, Command], Card]] = {
+            HELP: lambda c, _cmd: help_card(c.t),
+            NEW_LEAD: lambda c, cmd: self._new_lead(c, cmd.argument, cmd.account),
+            MY_LEADS: lambda c, _cmd: self._my_leads(c),
+            PIPELINE: lambda c, _cmd: self._pipeline(c),
+            FIND: lambda c, cmd: self._find(c, cmd.argument),
+            LEAD: lambda c, cmd: self._lead_command(c, cmd.argument, lambda _lead: None),
+            FOLLOW: lambda c, cmd: self._lead_command(
+                c, cmd.argument, lambda lead: self.crm.follow(c.tenant_id, c.user_id, lead)
+            ),
+            UNFOLLOW: lambda c, cmd: self._lead_command(
+                c, cmd.argument, lambda lead: self.crm.unfollow(c.tenant_id, c.user_id, lead)
+            ),
+            ACCOUNT: self._account_command,
+            CONTACT: self._contact_command,
+            NOTIFICATIONS: lambda c, _cmd: info_card(
+                c.t, c.t.t("notifications.summary"), title=c.t.t("notifications.title")
+            ),
+        }
+        handler = handlers.get(command.name)
+        return handler(caller, command) if handler else help_card(caller.t)
+
+    def _account_command(self, caller: Caller, command: Command) -> Card:
+        account_id = self._account_by_name(caller, command.argument)
+        if account_id is None:
+            return self._find(caller, command.argument)
+        return self.account(caller, account_id)
+
+    def _contact_command(self, caller: Caller, command: Command) -> Card:
+        queries, viewer = self.queries(caller)
+        where = ContactFilter(text_prefix=command.argument)
+        contacts = queries.contacts(viewer, where, limit=10).items
+        if len(contacts) == 1:
+            return self.contact(caller, contacts[0].id)
+        return self._find(caller, command.argument)
+
+    def _new_lead(self, caller: Caller, title: str, account_name: str = "") -> Card:
+        account_id: str | None = None
+        if account_name:
+            account_id = self._account_by_name(caller, account_name)
+            if account_id is None:
+                # Typing a company that isn't there yet starts its folder, as people expect.
+                account_id = self.crm.create_account(
+                    caller.tenant_id, caller.user_id, name=account_name
+                ).id
+        lead = self.crm.create_lead(
+            caller.tenant_id, caller.user_id, title=title, account_id=account_id
+        )
+        return self.lead(caller, lead.id)
+
+
+# --- card verbs -------------------------------------------------------------------------------
+
+
+@verb(verbs.HELP)
+def _help(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return help_card(caller.t)
+
+
+@verb(verbs.MY_LEADS)
+def _my_leads(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return actions._my_leads(caller, data.optional_id(verbs.CURSOR))
+
+
+@verb(verbs.PIPELINE)
+def _pipeline(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return actions._pipeline(caller, data.optional_id(verbs.PIPELINE_ID))
+
+
+@verb(verbs.FIND)
+def _find(actions: Actions, caller: Caller, data: CardData) -> Card:
+    text = data.text(verbs.IN_QUERY) or data.text(verbs.QUERY)
+    if not text.strip():
+        raise InvalidInput("input.required", field="query")
+    return actions._find(caller, text.strip()[:200])
+
+
+@verb(verbs.LEAD_CREATE)
+def _lead_create(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return actions._new_lead(caller, data.text(verbs.IN_LEAD_TITLE))
+
+
+@verb(verbs.LEAD_SHOW)
+@verb(verbs.LEAD_REFRESH)
+def _lead_show(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return actions.lead(caller, data.id(verbs.LEAD_ID))
+
+
+def _lead_change(
+    change: Callable[[Actions, Caller, LeadId, CardData, int | None], object],
+) -> Handler:
+    """A verb that changes a lead and answers with its refreshed card."""
+
+    def handler(actions: Actions, caller: Caller, data: CardData) -> Card:
+        lead_id = LeadId(data.id(verbs.LEAD_ID))
+        change(actions, caller, lead_id, data, data.version())
+        return actions.lead(caller, lead_id)
+
+    return handler
+
+
+verb(verbs.LEAD_CHANGE_STAGE)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.change_stage(
+            c.tenant_id, c.user_id, lead, d.id(verbs.IN_STAGE_ID), expected_version=v
+        )
+    )
+)
+verb(verbs.LEAD_WIN)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.win_lead(c.tenant_id, c.user_id, lead, expected_version=v)
+    )
+)
+verb(verbs.LEAD_LOSE)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.lose_lead(
+            c.tenant_id, c.user_id, lead, d.text(verbs.IN_REASON), expected_version=v
+        )
+    )
+)
+verb(verbs.LEAD_DISQUALIFY)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.disqualify_lead(
+            c.tenant_id, c.user_id, lead, d.text(verbs.IN_REASON) or None, expected_version=v
+        )
+    )
+)
+verb(verbs.LEAD_REOPEN)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.reopen_lead(c.tenant_id, c.user_id, lead, expected_version=v)
+    )
+)
+verb(verbs.LEAD_ADD_PARTICIPANT)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.add_participant(
+            c.tenant_id,
+            c.user_id,
+            lead,
+            d.id(verbs.IN_PARTICIPANT_ID),
+            role=d.text(verbs.IN_PARTICIPANT_ROLE) or None,
+            expected_version=v,
+        )
+    )
+)
+verb(verbs.LEAD_ADD_NEW_PARTICIPANT)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.add_new_participant(
+            c.tenant_id,
+            c.user_id,
+            lead,
+            NewContact(name=d.text(verbs.IN_NEW_NAME), email=d.text(verbs.IN_NEW_EMAIL) or None),
+            role=d.text(verbs.IN_NEW_ROLE) or None,
+            expected_version=v,
+        )
+    )
+)
+verb(verbs.LEAD_REMOVE_PARTICIPANT)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.remove_participant(
+            c.tenant_id, c.user_id, lead, d.id(verbs.IN_REMOVE_CONTACT_ID), expected_version=v
+        )
+    )
+)
+verb(verbs.LEAD_SET_PRIMARY_CONTACT)(
+    _lead_change(
+        lambda a, c, lead, d, v: a.crm.set_primary_contact(
+            c.tenant_id,
+            c.user_id,
+            lead,
+            d.id(verbs.IN_PRIMARY_CONTACT_ID),
+            keep_previous_as_participant=d.flag(verbs.IN_KEEP_PREVIOUS),
+            expected_version=v,
+        )
+    )
+)
+verb(verbs.LEAD_FOLLOW)(
+    _lead_change(lambda a, c, lead, d, v: a.crm.follow(c.tenant_id, c.user_id, lead))
+)
+verb(verbs.LEAD_UNFOLLOW)(
+    _lead_change(lambda a, c, lead, d, v: a.crm.unfollow(c.tenant_id, c.user_id, lead))
+)
+
+
+@verb(verbs.LEAD_ADD_FOLLOWER)
+def _lead_add_follower(actions: Actions, caller: Caller, data: CardData) -> Card:
+    lead_id = LeadId(data.id(verbs.LEAD_ID))
+    user_id = data.optional_id(verbs.IN_FOLLOWER_USER_ID)
+    if user_id is None:
+        email = data.text(verbs.IN_FOLLOWER_EMAIL).strip().casefold()
+        if not email:
+            raise InvalidInput("input.required", field="follower")
+        queries, _viewer = actions.queries(caller)
+        matches = [
+            u
+            for u in queries.users(name_prefix=None, limit=500).items
+            if (u.email or "").casefold() == email
+        ]
+        if not matches:
+            raise NotFound("user", email=email)
+        user_id = matches[0].id
+    actions.crm.add_follower(
+        caller.tenant_id, caller.user_id, lead_id, UserId(user_id), expected_version=data.version()
+    )
+    return actions.lead(caller, lead_id)
+
+
+@verb(verbs.LEAD_COMMENT)
+def _lead_comment(actions: Actions, caller: Caller, data: CardData) -> Card:
+    lead_id = LeadId(data.id(verbs.LEAD_ID))
+    actions.crm.comment(caller.tenant_id, caller.user_id, lead_id, data.text(verbs.IN_COMMENT))
+    return actions.lead(caller, lead_id)
+
+
+@verb(verbs.LEAD_DUPLICATE)
+def _lead_duplicate(actions: Actions, caller: Caller, data: CardData) -> Card:
+    copy = actions.crm.duplicate_lead(
+        caller.tenant_id,
+        caller.user_id,
+        data.id(verbs.LEAD_ID),
+        title=data.text(verbs.IN_DUPLICATE_TITLE) or None,
+    )
+    return actions.lead(caller, copy.id)
+
+
+@verb(verbs.ACCOUNT_SHOW)
+def _account_show(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return actions.account(caller, data.id(verbs.ACCOUNT_ID))
+
+
+@verb(verbs.ACCOUNT_CLASSIFY)
+def _account_classify(actions: Actions, caller: Caller, data: CardData) -> Card:
+    account_id = data.id(verbs.ACCOUNT_ID)
+    raw = data.text(verbs.IN_CLASSIFICATION)
+    try:
+        classification = Classification(raw)
+    except ValueError:
+        raise InvalidInput(
+            "input.invalid_choice",
+            field="classification",
+            choices=[c.value for c in Classification],
+        ) from None
+    actions.crm.update_account(
+        caller.tenant_id,
+        caller.user_id,
+        account_id,
+        classification=classification,
+        expected_version=data.version(),
+    )
+    return actions.account(caller, account_id)
+
+
+@verb(verbs.ACCOUNT_ADD_RELATIONSHIP)
+def _account_add_relationship(actions: Actions, caller: Caller, data: CardData) -> Card:
+    account_id = data.id(verbs.ACCOUNT_ID)
+    actions.crm.add_relationship(
+        caller.tenant_id,
+        caller.user_id,
+        account_id,
+        data.id(verbs.IN_OTHER_ACCOUNT_ID),
+        data.text(verbs.IN_RELATIONSHIP_REASON),
+    )
+    return actions.account(caller, account_id)
+
+
+@verb(verbs.ACCOUNT_ADD_CONTACT)
+def _account_add_contact(actions: Actions, caller: Caller, data: CardData) -> Card:
+    account_id = data.id(verbs.ACCOUNT_ID)
+    actions.crm.create_contact(
+        caller.tenant_id,
+        caller.user_id,
+        name=data.text(verbs.IN_CONTACT_NAME),
+        email=data.text(verbs.IN_CONTACT_EMAIL) or None,
+        job_title=data.text(verbs.IN_CONTACT_JOB_TITLE) or None,
+        account_id=account_id,
+    )
+    return actions.account(caller, account_id)
+
+
+@verb(verbs.ACCOUNT_NEW_LEAD)
+def _account_new_lead(actions: Actions, caller: Caller, data: CardData) -> Card:
+    lead = actions.crm.create_lead(
+        caller.tenant_id,
+        caller.user_id,
+        title=data.text(verbs.IN_LEAD_TITLE),
+        account_id=data.id(verbs.ACCOUNT_ID),
+    )
+    return actions.lead(caller, lead.id)
+
+
+@verb(verbs.CONTACT_SHOW)
+def _contact_show(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return actions.contact(caller, data.id(verbs.CONTACT_ID))
+
+
+@verb(verbs.CONTACT_SET_STATUS)
+def _contact_set_status(actions: Actions, caller: Caller, data: CardData) -> Card:
+    contact_id = data.id(verbs.CONTACT_ID)
+    prospect_raw = data.text(verbs.IN_PROSPECT_STATUS)
+    customer_raw = data.text(verbs.IN_CUSTOMER_STATUS)
+    try:
+        prospect = ProspectStatus(prospect_raw) if prospect_raw else None
+        customer = CustomerStatus(customer_raw) if customer_raw else None
+    except ValueError:
+        raise InvalidInput(
+            "input.invalid_choice", field="status", choices=[s.value for s in ProspectStatus]
+        ) from None
+    actions.crm.set_contact_statuses(
+        caller.tenant_id,
+        caller.user_id,
+        contact_id,
+        prospect=prospect,
+        customer=customer,
+        expected_version=data.version(),
+    )
+    return actions.contact(caller, contact_id)

@@ -1,0 +1,145 @@
+"""The composition root: the one place that builds the database, the CRM, the adapter and the
+bot, and hands them to the aiohttp application.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from aiohttp import web
+from botbuilder.integration.aiohttp import CloudAdapter
+from botframework.connector.auth import ServiceClientCredentialsFactory
+
+from bot.actions import Actions
+from bot.adapter import build_adapter
+from bot.config import Settings
+from bot.http import MessagesEndpoint, healthz, readyz
+from bot.identity import ConversationRef, Speaker
+from bot.pages import privacy, terms
+from bot.teams import BotOptions, CrmBot
+from domain.ids import TenantId
+from domain.services import CRM
+from storage.conversations import ConversationRef as StoredRef
+from storage.conversations import ConversationType
+from storage.database import Database
+
+logger = logging.getLogger(__name__)
+
+# Enough threads to keep the database busy without letting a burst queue unbounded work.
+WORKER_THREADS = 8
+
+
+class StorageRegistry:
+    """The bot's ``Registry`` on the real database."""
+
+    def __init__(self, database: Database, crm: CRM) -> None:
+        self._database = database
+        self._crm = crm
+
+    def register_user(self, speaker: Speaker) -> None:
+        self._crm.register_user(speaker.tenant_id, speaker.user_id, display_name=speaker.name)
+
+    def remember_conversation(self, reference: ConversationRef) -> None:
+        self._database.conversations(reference.tenant_id).upsert(
+            StoredRef(
+                conversation_id=reference.conversation_id,
+                conversation_type=ConversationType(reference.conversation_type),
+                service_url=reference.service_url,
+                channel_id=reference.channel_id,
+                bot_id=reference.bot_id,
+                user_id=reference.user_id,
+                aad_object_id=reference.aad_object_id,
+                team_id=reference.team_id,
+                teams_channel_id=reference.channel_thread_id,
+            )
+        )
+
+    def claim_activity(self, tenant_id: TenantId, activity_id: str) -> bool:
+        return self._database.activities(tenant_id).claim(activity_id)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    database: Database
+    crm: CRM
+    adapter: CloudAdapter
+    bot: CrmBot
+    executor: ThreadPoolExecutor
+    messages: MessagesEndpoint
+
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def build_runtime(
+    settings: Settings,
+    *,
+    credentials_factory: ServiceClientCredentialsFactory | None = None,
+) -> Runtime:
+    database = Database(settings.database_url)
+    if settings.auto_migrate:
+        database.upgrade()
+    crm = CRM(database.uow)
+    executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="teamcrm")
+    adapter = build_adapter(settings, credentials_factory)
+    bot = CrmBot(
+        Actions(crm, database.queries),
+        StorageRegistry(database, crm),
+        executor,
+        BotOptions(allowed_tenants=settings.allowed_tenants),
+    )
+    return Runtime(
+        settings=settings,
+        database=database,
+        crm=crm,
+        adapter=adapter,
+        bot=bot,
+        executor=executor,
+        messages=MessagesEndpoint(adapter, bot),
+    )
+
+
+def create_app(
+    settings: Settings,
+    *,
+    credentials_factory: ServiceClientCredentialsFactory | None = None,
+) -> web.Application:
+    app = web.Application(client_max_size=settings.max_body_bytes)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        if settings.anonymous:
+            logger.warning(
+                "NO MicrosoftAppId CONFIGURED: running ANONYMOUS. Any caller is accepted and "
+                "replies carry no token. Use this only for local trials (Agents Playground)."
+            )
+        runtime = await asyncio.to_thread(
+            build_runtime, settings, credentials_factory=credentials_factory
+        )
+        app[RUNTIME] = runtime
+        try:
+            yield
+        finally:
+            runtime.executor.shutdown(wait=True, cancel_futures=False)
+            await asyncio.to_thread(runtime.database.dispose)
+
+    app.cleanup_ctx.append(lifecycle)
+
+    async def messages(request: web.Request) -> web.StreamResponse:
+        return await request.app[RUNTIME].messages(request)
+
+    async def database_ready() -> bool:
+        runtime = app[RUNTIME]
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(runtime.executor, runtime.database.ping)
+
+    app.router.add_post("/api/messages", messages)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz(database_ready))
+    app.router.add_get("/privacy", privacy)
+    app.router.add_get("/terms", terms)
+    return app

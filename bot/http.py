@@ -1,0 +1,116 @@
+"""The aiohttp routes: ``/api/messages`` for the Bot Connector, ``/healthz`` and ``/readyz``.
+
+Parsing and authentication happen here, before botbuilder sees the activity, so that every bad
+request gets the right status: 400 for malformed JSON or activities, 401 for any token problem
+(the SDK turns some of those into 500s), 413 past the size limit, never a 500 for bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+from azure.core.exceptions import DeserializationError
+from botbuilder.core import Bot, InvokeResponse, serializer_helper
+from botbuilder.integration.aiohttp import CloudAdapter
+from botbuilder.schema import Activity
+
+logger = logging.getLogger(__name__)
+
+ReadyCheck = Callable[[], Awaitable[bool]]
+
+
+class MessagesEndpoint:
+    """``POST /api/messages``: authenticate, run the turn, answer the invoke response."""
+
+    def __init__(self, adapter: CloudAdapter, bot: Bot) -> None:
+        self._adapter = adapter
+        self._bot = bot
+
+    async def __call__(self, request: web.Request) -> web.StreamResponse:
+        if "application/json" not in request.headers.get("Content-Type", ""):
+            return _problem(415, "expected application/json")
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return _problem(413, "request too large")
+        try:
+            body = json.loads(raw)
+        except (UnicodeDecodeError, json.JSONDecodeError):
+            return _problem(400, "malformed JSON")
+        activity = _activity(body)
+        if activity is None:
+            return _problem(400, "not an activity")
+        auth_header = request.headers.get("Authorization", "")
+        try:
+            authenticated = await self._adapter.bot_framework_authentication.authenticate_request(
+                activity, auth_header
+            )
+        except Exception as error:  # noqa: BLE001 - any failure to authenticate is a 401
+            logger.info("rejected unauthenticated request: %s", type(error).__name__)
+            return _problem(401, "unauthorized")
+        response: InvokeResponse | None = await self._adapter.process_activity(
+            authenticated, activity, self._bot.on_turn
+        )
+        if response is None:
+            return web.Response(status=201)
+        return _invoke_http_response(response)
+
+
+def _activity(body: Any) -> Activity | None:
+    """A deserialized activity, or ``None`` when the body is not one worth a turn."""
+    if not isinstance(body, dict):
+        return None
+    try:
+        activity = Activity().deserialize(body)
+    except (DeserializationError, TypeError, ValueError, AttributeError):
+        return None
+    if not isinstance(activity.type, str) or not activity.type:
+        return None
+    if not isinstance(activity.service_url, str) or not activity.service_url.startswith(
+        ("https://", "http://")
+    ):
+        return None
+    if activity.conversation is None or not isinstance(activity.conversation.id, str):
+        return None
+    return activity
+
+
+def _invoke_http_response(response: InvokeResponse) -> web.Response:
+    body = response.body
+    if body is not None and not isinstance(body, dict | list | str | int | float | bool):
+        body = serializer_helper(body)
+    status = int(response.status or 200)
+    if body is None:
+        return web.Response(status=status)
+    return web.json_response(body, status=status, dumps=_dumps)
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _problem(status: int, detail: str) -> web.Response:
+    return web.json_response({"error": detail}, status=status)
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    """Alive: the process answers. Says nothing about the database on purpose."""
+    return web.json_response({"status": "ok"})
+
+
+def readyz(check: ReadyCheck) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handler(_request: web.Request) -> web.Response:
+        try:
+            ready = await check()
+        except Exception:
+            logger.warning("readiness check failed", exc_info=True)
+            ready = False
+        if ready:
+            return web.json_response({"status": "ready"})
+        return web.json_response({"status": "unavailable"}, status=503)
+
+    return handler

@@ -1,0 +1,41 @@
+"""``teamcrm serve``: the bot service (``python -m bot`` does the same)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+from aiohttp import web
+
+from bot.config import Settings
+from bot.logs import configure_logging
+
+logger = logging.getLogger(__name__)
+
+
+def register(subparsers: Any) -> None:
+    serve = subparsers.add_parser(
+        "serve",
+        help="run the bot service",
+        description="Run the bot: POST /api/messages, GET /healthz and GET /readyz.",
+    )
+    serve.add_argument("--host", help="interface to listen on (default 0.0.0.0, or TEAMCRM_HOST)")
+    serve.add_argument("--port", type=int, help="TCP port (default 3978, or PORT)")
+    serve.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        settings = Settings.from_env()
+    except ValueError as error:
+        print(f"teamcrm serve: {error}")  # noqa: T201 - a CLI error goes to the terminal
+        return 2
+    configure_logging(secrets=[settings.app_password])
+    host = args.host or settings.host
+    port = args.port or settings.port
+    from bot.app import create_app  # noqa: PLC0415 - keeps `teamcrm --help` fast
+
+    logger.info("TeamCRM listening on %s:%s", host, port)
+    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+    return 0

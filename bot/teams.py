@@ -1,0 +1,258 @@
+"""The Teams activity handler: who is speaking, is it new, then hand over to ``Actions``.
+
+Everything that touches the database runs in the runtime's worker threads; this module only
+reads activities, keeps per-process caches of what it already registered, and sends cards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from concurrent.futures import Executor
+from dataclasses import dataclass
+from typing import Any, Protocol, TypeVar
+
+from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsActivityHandler
+from botbuilder.schema import Activity, ActivityTypes, Attachment
+
+from bot.actions import Actions, Caller
+from bot.commands import CommandParser
+from bot.identity import ConversationRef, Speaker, reference_of, speaker_of
+from cards.elements import Card
+from cards.i18n import LOCALES, Translator, load_catalog
+from cards.messages import error_card
+from domain.errors import DomainError
+from domain.ids import TenantId
+
+logger = logging.getLogger(__name__)
+
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
+ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
+SEEN_CACHE = 10_000
+
+T = TypeVar("T")
+
+
+class Registry(Protocol):
+    """Where the bot records who it met and how to reach them again (storage, in practice)."""
+
+    def register_user(self, speaker: Speaker) -> None: ...
+    def remember_conversation(self, reference: ConversationRef) -> None: ...
+    def claim_activity(self, tenant_id: TenantId, activity_id: str) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class BotOptions:
+    allowed_tenants: frozenset[str] = frozenset()
+
+
+class _Seen:
+    """A bounded set of keys, so "register once per process" can't grow without limit."""
+
+    def __init__(self, size: int = SEEN_CACHE) -> None:
+        self._keys: OrderedDict[Any, None] = OrderedDict()
+        self._size = size
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._keys
+
+    def add(self, key: object) -> None:
+        self._keys[key] = None
+        self._keys.move_to_end(key)
+        while len(self._keys) > self._size:
+            self._keys.popitem(last=False)
+
+
+def command_parser() -> CommandParser:
+    """Every alias of every language, so people can mix them."""
+    aliases: dict[str, list[str]] = {}
+    separators: list[str] = []
+    for locale in LOCALES:
+        commands = load_catalog(locale).commands
+        for name, words in commands.items():
+            if name == "for":
+                separators.extend(words)
+            else:
+                aliases.setdefault(name, []).extend(words)
+    return CommandParser(aliases, separators)
+
+
+def card_attachment(card: Card) -> Attachment:
+    return Attachment(content_type=CARD_CONTENT_TYPE, content=card)
+
+
+class CrmBot(TeamsActivityHandler):
+    def __init__(
+        self,
+        actions: Actions,
+        registry: Registry,
+        executor: Executor,
+        options: BotOptions | None = None,
+    ) -> None:
+        self._actions = actions
+        self._registry = registry
+        self._executor = executor
+        self._options = options or BotOptions()
+        self._parser = command_parser()
+        self._known_users = _Seen()
+        self._known_conversations = _Seen()
+
+    async def _run(self, work: Callable[[], T]) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self._executor, work)
+
+    # --- the turn ---------------------------------------------------------------------------
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        t = Translator.for_teams(activity.locale if isinstance(activity.locale, str) else None)
+        speaker = speaker_of(activity)
+        if speaker is None:
+            await self._refuse(turn_context, t, "user.unidentified")
+            return
+        allowed = self._options.allowed_tenants
+        if allowed and speaker.tenant_id not in allowed:
+            logger.info("refused a tenant outside the allow-list")
+            await self._refuse(turn_context, t, "tenant.not_allowed")
+            return
+        try:
+            await self._run(lambda: self._remember(activity, speaker))
+            fresh = await self._claim(activity, speaker)
+        except DomainError as error:
+            await self._refuse(turn_context, t, error.code)
+            return
+        except Exception as error:
+            if getattr(error, "code", None) != "storage.unavailable":
+                raise
+            await self._refuse(turn_context, t, "storage.unavailable")
+            return
+        turn_context.turn_state["teamcrm.speaker"] = speaker
+        turn_context.turn_state["teamcrm.caller"] = Caller(
+            tenant_id=speaker.tenant_id, user_id=speaker.user_id, t=t
+        )
+        turn_context.turn_state["teamcrm.fresh"] = fresh
+        await super().on_turn(turn_context)
+
+    def _remember(self, activity: Activity, speaker: Speaker) -> None:
+        """Register the user and keep their conversation reference, once per process."""
+        user_key = (speaker.tenant_id, speaker.user_id, speaker.name)
+        if user_key not in self._known_users:
+            self._registry.register_user(speaker)
+            self._known_users.add(user_key)
+        reference = reference_of(activity, speaker)
+        conversation_key = (
+            reference.tenant_id,
+            reference.conversation_id,
+            reference.service_url,
+            reference.aad_object_id,
+        )
+        if conversation_key not in self._known_conversations:
+            self._registry.remember_conversation(reference)
+            self._known_conversations.add(conversation_key)
+
+    async def _claim(self, activity: Activity, speaker: Speaker) -> bool:
+        """False when Teams redelivers an activity we already applied."""
+        applies = activity.type == ActivityTypes.message or (
+            activity.type == ActivityTypes.invoke and activity.name == ADAPTIVE_CARD_ACTION
+        )
+        if not applies or not isinstance(activity.id, str) or not activity.id:
+            return True
+        activity_id = activity.id[:200]
+        return await self._run(
+            lambda: self._registry.claim_activity(speaker.tenant_id, activity_id)
+        )
+
+    async def _refuse(self, turn_context: TurnContext, t: Translator, code: str) -> None:
+        """A polite card in place of the answer; invokes get it as their response."""
+        card = error_card(t, code)
+        activity = turn_context.activity
+        if activity.type == ActivityTypes.invoke:
+            await self._answer_invoke(turn_context, card)
+        elif activity.type == ActivityTypes.message:
+            await turn_context.send_activity(MessageFactory.attachment(card_attachment(card)))
+
+    @staticmethod
+    async def _answer_invoke(turn_context: TurnContext, card: Card) -> None:
+        body = {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
+        await turn_context.send_activity(
+            Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(200, body))
+        )
+
+    @staticmethod
+    def _caller(turn_context: TurnContext) -> Caller:
+        caller: Caller = turn_context.turn_state["teamcrm.caller"]
+        return caller
+
+    # --- messages ---------------------------------------------------------------------------
+
+    async def on_message_activity(self, turn_context: TurnContext) -> None:
+        if not turn_context.turn_state.get("teamcrm.fresh", True):
+            return  # a redelivery: it was answered the first time
+        caller = self._caller(turn_context)
+        activity = turn_context.activity
+        value = activity.value
+        if isinstance(value, dict) and isinstance(value.get("verb"), str):
+            # Action.Submit fallback (clients without Universal Actions): same verbs.
+            verb_name = value["verb"]
+            card = await self._run(lambda: self._actions.execute(caller, verb_name, value))
+        else:
+            text = TurnContext.remove_recipient_mention(activity) if activity.entities else None
+            raw = text if text is not None else activity.text
+            command = self._parser.parse(raw if isinstance(raw, str) else "")
+            card = await self._run(lambda: self._actions.command(caller, command))
+        await turn_context.send_activity(MessageFactory.attachment(card_attachment(card)))
+
+    # --- invokes ----------------------------------------------------------------------------
+
+    async def on_invoke_activity(self, turn_context: TurnContext) -> InvokeResponse:
+        activity = turn_context.activity
+        if activity.name == ADAPTIVE_CARD_ACTION:
+            return await self._on_card_action(turn_context)
+        return await super().on_invoke_activity(turn_context)
+
+    async def _on_card_action(self, turn_context: TurnContext) -> InvokeResponse:
+        """Answer with the refreshed card in the HTTP response (the SDK's own path for this
+        answers 500 in 4.17.1, so the invoke response is built here)."""
+        caller = self._caller(turn_context)
+        value = turn_context.activity.value
+        action = value.get("action") if isinstance(value, dict) else None
+        verb_name = action.get("verb") if isinstance(action, dict) else None
+        data = action.get("data") if isinstance(action, dict) else None
+        if not isinstance(verb_name, str):
+            verb_name = "help"
+        if not turn_context.turn_state.get("teamcrm.fresh", True):
+            # Redelivered: don't apply twice, answer with the record's current card.
+            verb_name = _show_verb(verb_name)
+        card = await self._run(lambda: self._actions.execute(caller, verb_name, data))
+        body = {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
+        return InvokeResponse(status=200, body=body)
+
+    # --- installation -----------------------------------------------------------------------
+
+    async def on_conversation_update_activity(self, turn_context: TurnContext) -> None:
+        """Greet when the bot itself joins a conversation (install in chat, group or team).
+
+        The SDK's Teams dispatch would fetch every added member from the connector first;
+        the greeting needs none of that.
+        """
+        activity = turn_context.activity
+        bot_id = getattr(activity.recipient, "id", None)
+        added = activity.members_added or []
+        if any(getattr(member, "id", None) == bot_id for member in added):
+            caller = self._caller(turn_context)
+            card = await self._run(lambda: self._actions.welcome(caller))
+            await turn_context.send_activity(MessageFactory.attachment(card_attachment(card)))
+
+    async def on_installation_update(self, turn_context: TurnContext) -> None:
+        """Installation itself was recorded by ``on_turn``; the greeting comes with the
+        conversation update Teams sends alongside."""
+
+
+def _show_verb(verb_name: str) -> str:
+    """The read-only verb that shows the record a verb acts on."""
+    kind = verb_name.split(".", 1)[0]
+    return {"lead": "lead.refresh", "account": "account.show", "contact": "contact.show"}.get(
+        kind, "help"
+    )

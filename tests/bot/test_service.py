@@ -1,0 +1,56 @@
+"""The service end to end over HTTP: probes, the help card, and bad requests."""
+
+from __future__ import annotations
+
+from tests.bot.conftest import ALICE, Service
+from tests.support import activities
+
+
+async def test_healthz_answers_ok(service: Service) -> None:
+    response = await service.http.get(f"{service.url}/healthz")
+    assert response.status == 200
+    assert (await response.json())["status"] == "ok"
+
+
+async def test_readyz_reports_the_database_reachable(service: Service) -> None:
+    response = await service.http.get(f"{service.url}/readyz")
+    assert response.status == 200
+    assert (await response.json())["status"] == "ready"
+
+
+async def test_help_message_gets_a_help_card_at_the_connector(service: Service) -> None:
+    card = await service.say("help")
+    assert card["type"] == "AdaptiveCard"
+    texts = str(card)
+    assert "new lead" in texts
+
+
+async def test_unknown_text_gets_help_not_silence(service: Service) -> None:
+    card = await service.say("what can you do for me?")
+    assert "new lead" in str(card)
+
+
+async def test_malformed_json_is_a_400_not_a_500(service: Service) -> None:
+    response = await service.http.post(
+        f"{service.url}/api/messages",
+        data=b"{not json",
+        headers={"Content-Type": "application/json"},
+    )
+    assert response.status == 400
+
+
+async def test_a_body_that_is_not_an_activity_is_a_400(service: Service) -> None:
+    for body in ([], {"type": 3}, {"text": "hi"}, {"type": "message", "serviceUrl": "x"}):
+        response = await service.http.post(f"{service.url}/api/messages", json=body)
+        assert response.status == 400, body
+
+
+async def test_oversized_request_is_refused_with_413(service: Service) -> None:
+    activity = activities.message(
+        "x" * 300_000,
+        service_url=service.connector.url,
+        tenant_id=service.tenant_id,
+        user=ALICE,
+    )
+    response = await service.post(activity)
+    assert response.status == 413
