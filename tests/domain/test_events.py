@@ -296,6 +296,9 @@ SETUPS: dict[str, Call] = {
     "follow": lambda c, w: c.unfollow(TENANT, ALICE, w.lead),
 }
 
+BASE_FIELDS = {"name", "subject_kind", "tenant_id", "actor_id", "occurred_at", "subject_id"}
+BASE_FIELDS |= {"changes", "account_id"}
+
 READS = {"get_user", "get_settings", "pipelines", "get_account", "account_view"}
 READS |= {"get_contact", "contact_view", "get_lead", "lead_by_number", "lead_view"}
 
@@ -328,6 +331,9 @@ def test_every_change_records_who_when_and_what(
         assert record["occurred_at"] == clock.now().isoformat()
         for change in event.changes:
             assert change.before != change.after
+        # Field updates list their changes; additions and removals name the item instead.
+        named_item = set(record) - BASE_FIELDS
+        assert event.changes or named_item, event.name
 
 
 def test_changes_name_the_fields_with_before_and_after(
@@ -469,3 +475,17 @@ def test_use_case_errors_name_the_offending_record(crm: CRM, world: World) -> No
     with pytest.raises(AccessDenied) as denied:
         crm.get_account(TENANT, BOB, world.account)
     assert denied.value.params == {"kind": "account", "account_id": world.account}
+
+
+class NaiveClock:
+    def now(self) -> datetime:
+        return datetime(2026, 1, 5, 9, 0)  # noqa: DTZ001 - a naive clock is what is refused
+
+
+def test_a_naive_clock_is_refused_before_anything_is_written() -> None:
+    database = FakeDatabase()
+    crm = CRM(database.uow, NaiveClock())
+    with pytest.raises(InvalidInput, match=r"input\.naive_datetime"):
+        crm.register_user(TENANT, ADMIN, display_name="Ada")
+    assert database.events == []
+    assert database.commits == 0
