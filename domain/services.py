@@ -400,6 +400,14 @@ class CRM:
             uow.commit()
             return key
 
+    def retire_interest_area(self, tenant_id: TenantId, actor_id: UserId, key: str) -> None:
+        """Accounts keep a retired area of (dis)interest, but nobody can pick it again."""
+        stamp = self._stamp(actor_id)
+        with self._uow_factory(tenant_id) as uow:
+            self._require_admin(self._viewer(uow, actor_id))
+            self._settings(uow).retire_interest_area(key, stamp)
+            uow.commit()
+
     def define_custom_field(
         self,
         tenant_id: TenantId,

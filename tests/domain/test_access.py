@@ -122,6 +122,7 @@ ADMIN_ONLY_CALLS: dict[str, UseCase] = {
     "add_characteristic": lambda c, w: c.add_characteristic(TENANT, BOB, "Retail"),
     "retire_characteristic": lambda c, w: c.retire_characteristic(TENANT, BOB, "retail"),
     "add_interest_area": lambda c, w: c.add_interest_area(TENANT, BOB, "Cloud"),
+    "retire_interest_area": lambda c, w: c.retire_interest_area(TENANT, BOB, w.interest),
     "define_custom_field": lambda c, w: c.define_custom_field(
         TENANT, BOB, label="Size", kind=CustomFieldKind.NUMBER, applies_to=RecordKind.ACCOUNT
     ),

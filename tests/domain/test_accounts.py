@@ -133,6 +133,22 @@ def test_same_area_cannot_be_interest_and_disinterest(crm: CRM) -> None:
     assert crm.get_account(TENANT, ADMIN, account.id).interests == frozenset()
 
 
+def test_retired_interest_area_stays_but_cannot_be_newly_added(crm: CRM) -> None:
+    cloud = crm.add_interest_area(TENANT, ADMIN, "Cloud")
+    first, second = make_account(crm, name="First"), make_account(crm, name="Second")
+    crm.set_account_interests(TENANT, ADMIN, first.id, interests=[cloud], disinterests=[])
+    crm.retire_interest_area(TENANT, ADMIN, cloud)
+    kept = crm.set_account_interests(TENANT, ADMIN, first.id, interests=[cloud], disinterests=[])
+    assert kept.interests == {cloud}
+    for interests, disinterests in (([cloud], []), ([], [cloud])):
+        with pytest.raises(InvalidInput, match=r"input\.unknown_catalog_entry"):
+            crm.set_account_interests(
+                TENANT, ADMIN, second.id, interests=interests, disinterests=disinterests
+            )
+    with pytest.raises(InvalidInput, match=r"input\.unknown_catalog_entry"):
+        crm.set_account_interests(TENANT, ADMIN, first.id, interests=[], disinterests=[cloud])
+
+
 def test_interest_can_move_to_disinterest(crm: CRM) -> None:
     cloud = crm.add_interest_area(TENANT, ADMIN, "Cloud")
     account = make_account(crm)

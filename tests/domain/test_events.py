@@ -276,6 +276,11 @@ CHANGES.update(
             lambda c, w: c.add_interest_area(TENANT, ADMIN, "Security"),
             {"tenant.settings_changed"},
         ),
+        "retire_interest_area": (
+            ADMIN,
+            lambda c, w: c.retire_interest_area(TENANT, ADMIN, w.interest),
+            {"tenant.settings_changed"},
+        ),
         "create_pipeline": (
             ADMIN,
             lambda c, w: c.create_pipeline(TENANT, ADMIN, name="Partners", stages=[("A", 5)]),
