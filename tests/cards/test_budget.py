@@ -1,0 +1,64 @@
+"""Every card fits the 28 KB budget, even for a lead with 100 participants and 100 followers,
+long texts and full pickers, in every language."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from cards import BUDGET_BYTES, card_size, lead_card
+from cards.i18n import Translator
+from cards.lead import LeadCardLimits
+from tests.cards.builders import BUILDERS, LONG
+from tests.cards.conftest import make_contact, make_lead_view, make_user, walk
+
+
+@pytest.mark.parametrize("name", sorted(BUILDERS))
+def test_card_fits_the_budget(name: str, t: Translator) -> None:
+    card = BUILDERS[name](t)
+    compact = json.dumps(card, separators=(",", ":"))
+    assert len(compact) <= BUDGET_BYTES == 28 * 1024
+    assert card_size(card) == len(compact)
+    assert len(compact.encode("utf-8")) <= BUDGET_BYTES
+
+
+def test_size_is_measured_with_non_ascii_escaped() -> None:
+    """The budget's measure; escaped text is never shorter than its UTF-8 bytes."""
+    card = {"text": "é€"}
+    assert card_size(card) == len('{"text":"\\u00e9\\u20ac"}')
+
+
+def test_a_huge_lead_still_says_how_many_are_left_out(t: Translator) -> None:
+    card = BUILDERS["lead_huge"](t)
+    more = t.t("list.more", count=0).split("0")[0].strip()
+    texts = [json.dumps(node, ensure_ascii=False) for node in walk(card)]
+    assert any(more in text for text in texts)
+    followers_line = next(
+        node
+        for node in walk(card)
+        if node.get("type") == "RichTextBlock" and "Follower 0" in json.dumps(node)
+    )
+    assert "Follower 99" not in json.dumps(followers_line)
+
+
+def test_limits_shrink_only_when_needed() -> None:
+    t = Translator("en")
+    small = lead_card(make_lead_view(participants=12), t)
+    assert "and 2 more" in json.dumps(small)  # the default: 10 participants shown
+    view = make_lead_view(participants=100, followers=100, long_names=True, title=LONG[:200])
+    contacts = [make_contact(f"{LONG[:150]} {i}") for i in range(100)]
+    colleagues = [make_user(f"{LONG[:150]} {i}", i) for i in range(100)]
+    big = lead_card(view, t, account_contacts=contacts, colleagues=colleagues)
+    assert card_size(big) <= BUDGET_BYTES
+    roomy = lead_card(
+        view,
+        t,
+        account_contacts=contacts,
+        colleagues=colleagues,
+        limits=LeadCardLimits(participants=100, followers=100, choices=100),
+    )
+    assert card_size(roomy) <= BUDGET_BYTES
+    assert LeadCardLimits().halved().halved() == LeadCardLimits(
+        participants=2, followers=3, choices=6, comment_chars=150, cc=5
+    )
