@@ -1,3 +1,5 @@
+"""Fixtures of the domain suite: a fake database, a hand-moved clock, a CRM with three users."""
+
 from __future__ import annotations
 
 import pytest

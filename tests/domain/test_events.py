@@ -494,3 +494,17 @@ def test_a_naive_clock_is_refused_before_anything_is_written() -> None:
         crm.register_user(TENANT, ADMIN, display_name="Ada")
     assert database.events == []
     assert database.commits == 0
+
+
+def _concrete_events(base: type[DomainEvent]) -> set[str]:
+    names = set()
+    for sub in base.__subclasses__():
+        if sub.name != DomainEvent.name:
+            names.add(sub.name)
+        names |= _concrete_events(sub)
+    return names
+
+
+def test_the_sweep_sees_every_kind_of_event() -> None:
+    expected = set().union(*(names for _actor, _call, names in CHANGES.values()))
+    assert _concrete_events(DomainEvent) == expected

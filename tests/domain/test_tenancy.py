@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from domain.errors import NotFound
-from domain.ids import UserId
+from domain.ids import TenantId, UserId
 from domain.services import CRM
 from domain.statuses import ProspectStatus
 from domain.users import Role
@@ -185,3 +185,8 @@ def test_each_tenant_keeps_its_own_settings(crm: CRM, foreign: Foreign) -> None:
     crm.set_other_label(TENANT, ADMIN, "Partner")
     assert crm.get_settings(OTHER_TENANT).other_label == "Other"
     assert {p.id for p in crm.pipelines(TENANT)}.isdisjoint({foreign.pipeline})
+
+
+def test_unknown_tenant_has_no_settings(crm: CRM) -> None:
+    with pytest.raises(NotFound, match=r"tenant\.not_found"):
+        crm.get_settings(TenantId("tenant-never-installed"))
