@@ -101,6 +101,9 @@ def clean_tag(value: object) -> str:
 
 
 def clean_tags(values: Iterable[object]) -> frozenset[str]:
+    if isinstance(values, str):
+        # A lone string is one tag, not a tag per character.
+        values = [values]
     tags = frozenset(clean_tag(value) for value in values)
     if len(tags) > TAGS_MAX:
         raise InvalidInput("input.too_many", field="tags", max=TAGS_MAX)

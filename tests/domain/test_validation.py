@@ -93,6 +93,10 @@ def test_tags_are_casefolded_and_deduplicated() -> None:
     assert validation.clean_tags(["VIP", " vip ", "Big  Deal"]) == {"vip", "big deal"}
 
 
+def test_a_lone_string_is_one_tag_not_one_per_letter() -> None:
+    assert validation.clean_tags("VIP") == {"vip"}
+
+
 def test_too_many_tags_are_refused() -> None:
     assert len(validation.clean_tags(f"t{i}" for i in range(validation.TAGS_MAX))) == 30
     with pytest.raises(InvalidInput, match=r"input\.too_many"):
