@@ -54,9 +54,7 @@ class Service:
         await response.read()
         return response
 
-    async def say(
-        self, text: str, user: Person = ALICE, **options: Any
-    ) -> dict[str, Any]:
+    async def say(self, text: str, user: Person = ALICE, **options: Any) -> dict[str, Any]:
         """Send a message; return the card the bot sent back to the connector."""
         before = len(self.connector.sent)
         activity = activities.message(
@@ -103,9 +101,9 @@ async def connector() -> AsyncIterator[StandInConnector]:
     await stand_in.stop()
 
 
-def settings_for(database: Database, **overrides: Any) -> Settings:
+def settings_for(db: Database, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "database_url": url_of(database),
+        "database_url": url_of(db),
         "auto_migrate": False,
         "run_dispatcher": False,
     }
@@ -129,7 +127,8 @@ async def start_service(
 
 @pytest.fixture
 async def service(
-    database: Database, connector: StandInConnector
+    database: Database,  # noqa: F811 - the storage suite's fixture, imported above
+    connector: StandInConnector,
 ) -> AsyncIterator[Service]:
     running, runner = await start_service(
         settings_for(database), connector, f"tenant-{next(_tenants)}"

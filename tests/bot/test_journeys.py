@@ -58,7 +58,8 @@ async def test_a_sale_from_install_to_won(service: Service, scope_name: str, loc
     assert (await service.post(install)).status in {200, 201}
     welcome = service.connector.sent[before:]
     assert len(welcome) == 1
-    assert welcome[0].cards and has_action(welcome[0].cards[0], verbs.HELP)
+    assert welcome[0].cards
+    assert has_action(welcome[0].cards[0], verbs.HELP)
 
     # Bob opens the bot once, so he can be picked as a follower.
     await service.say(words["help"], user=BOB, locale=locale)
@@ -77,16 +78,24 @@ async def test_a_sale_from_install_to_won(service: Service, scope_name: str, loc
     # The people: two participants typed in, then one of them becomes the Contact.
     card = await service.press(
         verbs.LEAD_ADD_NEW_PARTICIPANT,
-        {**lead, verbs.IN_NEW_NAME: "Carla Finance", verbs.IN_NEW_EMAIL: "carla@contoso.example",
-         verbs.IN_NEW_ROLE: "CFO"},
+        {
+            **lead,
+            verbs.IN_NEW_NAME: "Carla Finance",
+            verbs.IN_NEW_EMAIL: "carla@contoso.example",
+            verbs.IN_NEW_ROLE: "CFO",
+        },
         **press,
     )
     assert "Carla Finance" in texts(card)
     lead = action_data(card, verbs.LEAD_ADD_NEW_PARTICIPANT)
     card = await service.press(
         verbs.LEAD_ADD_NEW_PARTICIPANT,
-        {**lead, verbs.IN_NEW_NAME: "Ivan Infra", verbs.IN_NEW_EMAIL: "ivan@contoso.example",
-         verbs.IN_NEW_ROLE: "IT director"},
+        {
+            **lead,
+            verbs.IN_NEW_NAME: "Ivan Infra",
+            verbs.IN_NEW_EMAIL: "ivan@contoso.example",
+            verbs.IN_NEW_ROLE: "IT director",
+        },
         **press,
     )
     people = choices(card, verbs.IN_PRIMARY_CONTACT_ID)

@@ -41,7 +41,7 @@ def _base(
     channel_data: dict[str, Any] = {"tenant": {"id": tenant_id}}
     if conversation_type == "channel":
         channel_data["team"] = {"id": "19:team@thread.skype"}
-        channel_data["channel"] = {"id": conversation_id.split(";")[0]}
+        channel_data["channel"] = {"id": conversation_id.split(";", maxsplit=1)[0]}
     return {
         "id": f"activity-{next(_ids)}",
         "channelId": "msteams",

@@ -1,0 +1,298 @@
+"""Every button of the lead card through Action.Execute, and every way to press one wrongly."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+
+from cards import verbs
+from tests.bot.conftest import ALICE, BOB, Service
+from tests.support import activities
+from tests.support.cards import action_data, actions, choices, has_action, texts, walk
+
+
+@pytest.fixture
+async def lead_card(service: Service) -> dict[str, Any]:
+    """Alice's lead at Acme with Carla as Contact and Ivan as another participant."""
+    card = await service.say("new lead Fleet renewal for Acme")
+    for name, email, role in (
+        ("Carla Finance", "carla@acme.example", "CFO"),
+        ("Ivan Infra", "ivan@acme.example", "IT director"),
+    ):
+        card = await service.press(
+            verbs.LEAD_ADD_NEW_PARTICIPANT,
+            {
+                **action_data(card, verbs.LEAD_ADD_NEW_PARTICIPANT),
+                verbs.IN_NEW_NAME: name,
+                verbs.IN_NEW_EMAIL: email,
+                verbs.IN_NEW_ROLE: role,
+            },
+        )
+    carla = next(v for t, v in choices(card, verbs.IN_PRIMARY_CONTACT_ID).items() if "Carla" in t)
+    return await service.press(
+        verbs.LEAD_SET_PRIMARY_CONTACT,
+        {**action_data(card, verbs.LEAD_SET_PRIMARY_CONTACT), verbs.IN_PRIMARY_CONTACT_ID: carla},
+    )
+
+
+def lead_id_of(card: dict[str, Any]) -> str:
+    return str(action_data(card, verbs.LEAD_REFRESH)[verbs.LEAD_ID])
+
+
+def lead_of(service: Service, card: dict[str, Any]) -> Any:
+    return service.runtime.crm.get_lead(
+        service.tenant_id,  # type: ignore[arg-type]
+        ALICE.aad_object_id,  # type: ignore[arg-type]
+        lead_id_of(card),
+    )
+
+
+async def test_lose_with_a_reason_closes_the_lead_and_shows_why(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    data = {**action_data(lead_card, verbs.LEAD_LOSE), verbs.IN_REASON: "Chose a competitor"}
+    card = await service.press(verbs.LEAD_LOSE, data)
+    assert "Chose a competitor" in texts(card)
+    assert lead_of(service, card).status.value == "lost"
+    assert has_action(card, verbs.LEAD_REOPEN)
+
+
+async def test_lose_without_a_reason_is_refused_and_the_lead_stays_open(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    card = await service.press(verbs.LEAD_LOSE, action_data(lead_card, verbs.LEAD_LOSE))
+    assert "reason" in texts(card).lower()
+    assert lead_of(service, lead_card).status.value == "open"
+
+
+async def test_unqualified_then_reopen_brings_back_the_stage_choice(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    card = await service.press(verbs.LEAD_DISQUALIFY, action_data(lead_card, verbs.LEAD_DISQUALIFY))
+    assert lead_of(service, card).status.value == "unqualified"
+    assert not has_action(card, verbs.LEAD_CHANGE_STAGE)
+    card = await service.press(verbs.LEAD_REOPEN, action_data(card, verbs.LEAD_REOPEN))
+    assert lead_of(service, card).status.value == "open"
+    assert has_action(card, verbs.LEAD_CHANGE_STAGE)
+
+
+async def test_remove_a_participant(service: Service, lead_card: dict[str, Any]) -> None:
+    ivan = next(v for t, v in choices(lead_card, verbs.IN_REMOVE_CONTACT_ID).items() if "Ivan" in t)
+    data = {
+        **action_data(lead_card, verbs.LEAD_REMOVE_PARTICIPANT),
+        verbs.IN_REMOVE_CONTACT_ID: ivan,
+    }
+    card = await service.press(verbs.LEAD_REMOVE_PARTICIPANT, data)
+    assert lead_of(service, card).participants == ()
+    assert not has_action(card, verbs.LEAD_REMOVE_PARTICIPANT)
+
+
+async def test_add_an_existing_contact_of_the_account_as_participant(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    ivan = next(v for t, v in choices(lead_card, verbs.IN_REMOVE_CONTACT_ID).items() if "Ivan" in t)
+    card = await service.press(
+        verbs.LEAD_REMOVE_PARTICIPANT,
+        {**action_data(lead_card, verbs.LEAD_REMOVE_PARTICIPANT), verbs.IN_REMOVE_CONTACT_ID: ivan},
+    )
+    offered = choices(card, verbs.IN_PARTICIPANT_ID)
+    assert any("Ivan" in title for title in offered)
+    card = await service.press(
+        verbs.LEAD_ADD_PARTICIPANT,
+        {
+            **action_data(card, verbs.LEAD_ADD_PARTICIPANT),
+            verbs.IN_PARTICIPANT_ID: ivan,
+            verbs.IN_PARTICIPANT_ROLE: "Security",
+        },
+    )
+    participants = lead_of(service, card).participants
+    assert [(p.contact_id, p.role) for p in participants] == [(ivan, "Security")]
+
+
+async def test_unfollow_then_follow_again(service: Service, lead_card: dict[str, Any]) -> None:
+    card = await service.press(verbs.LEAD_UNFOLLOW, action_data(lead_card, verbs.LEAD_UNFOLLOW))
+    assert ALICE.aad_object_id not in lead_of(service, card).follower_ids
+    assert has_action(card, verbs.LEAD_FOLLOW)
+    card = await service.press(verbs.LEAD_FOLLOW, action_data(card, verbs.LEAD_FOLLOW))
+    assert ALICE.aad_object_id in lead_of(service, card).follower_ids
+
+
+async def test_comment_appears_on_the_card(service: Service, lead_card: dict[str, Any]) -> None:
+    data = {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "Call on Monday"}
+    card = await service.press(verbs.LEAD_COMMENT, data)
+    assert "Call on Monday" in texts(card)
+
+
+async def test_duplicate_for_renewal_keeps_the_people(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    data = {
+        **action_data(lead_card, verbs.LEAD_DUPLICATE),
+        verbs.IN_DUPLICATE_TITLE: "Fleet renewal 2027",
+    }
+    card = await service.press(verbs.LEAD_DUPLICATE, data)
+    assert "Fleet renewal 2027" in texts(card)
+    copy = lead_of(service, card)
+    origin = lead_of(service, lead_card)
+    assert copy.id != origin.id
+    assert copy.origin_lead_id == origin.id
+    assert copy.contact_id == origin.contact_id
+    assert copy.participants == origin.participants
+
+
+async def test_email_link_has_the_contact_in_to_and_participants_in_cc(
+    lead_card: dict[str, Any],
+) -> None:
+    links = [
+        node["url"]
+        for node in walk(lead_card)
+        if node.get("type") == "Action.OpenUrl" and str(node.get("url", "")).startswith("mailto:")
+    ]
+    assert links
+    link = unquote(links[0])
+    assert link.startswith("mailto:carla@acme.example")
+    assert "cc=ivan@acme.example" in link
+
+
+async def test_card_refreshes_for_followers(lead_card: dict[str, Any]) -> None:
+    refresh = lead_card["refresh"]
+    assert refresh["action"]["verb"] == verbs.LEAD_REFRESH
+    assert f"8:orgid:{ALICE.aad_object_id}" in refresh["userIds"]
+    assert len(refresh["userIds"]) <= 60
+
+
+# --- bad input ---------------------------------------------------------------------------
+
+
+async def test_missing_lead_id_gets_a_clear_card(service: Service) -> None:
+    card = await service.press(verbs.LEAD_WIN, {verbs.VERSION: 1})
+    assert card["type"] == "AdaptiveCard"
+    assert "lead_id" in texts(card) or "required" in texts(card).lower()
+
+
+@pytest.mark.parametrize("bad", [123, ["x"], {"a": 1}, "", "x" * 500, None])
+async def test_invalid_lead_ids_get_a_clear_card(
+    service: Service, lead_card: dict[str, Any], bad: Any
+) -> None:
+    data = {**action_data(lead_card, verbs.LEAD_WIN), verbs.LEAD_ID: bad}
+    card = await service.press(verbs.LEAD_WIN, data)
+    assert card["type"] == "AdaptiveCard"
+    assert lead_of(service, lead_card).status.value == "open"
+
+
+async def test_a_lead_of_another_tenant_is_not_found(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    data = action_data(lead_card, verbs.LEAD_WIN)
+    card = await service.press(verbs.LEAD_WIN, data, tenant_id="tenant-elsewhere")
+    assert "doesn't exist" in texts(card)
+    assert lead_of(service, lead_card).status.value == "open"
+
+
+async def test_a_member_without_access_cannot_change_the_lead(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    await service.say("help", user=BOB)
+    card = await service.press(verbs.LEAD_WIN, action_data(lead_card, verbs.LEAD_WIN), user=BOB)
+    assert "can't" in texts(card) or "access" in texts(card)
+    assert lead_of(service, lead_card).status.value == "open"
+
+
+async def test_over_long_comment_is_refused_and_nothing_is_saved(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    data = {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "x" * 5000}
+    card = await service.press(verbs.LEAD_COMMENT, data)
+    assert "too long" in texts(card)
+    view = service.runtime.crm.lead_view(
+        service.tenant_id,  # type: ignore[arg-type]
+        ALICE.aad_object_id,  # type: ignore[arg-type]
+        lead_id_of(lead_card),
+    )
+    assert view.latest_comments == ()
+
+
+async def test_a_stale_card_is_refused_with_a_way_to_the_latest_version(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    # Someone else's card moved the lead on; this one still shows the older version.
+    stale = action_data(lead_card, verbs.LEAD_WIN)
+    await service.press(
+        verbs.LEAD_LOSE, {**action_data(lead_card, verbs.LEAD_LOSE), verbs.IN_REASON: "budget"}
+    )
+    refused = await service.press(verbs.LEAD_WIN, stale)
+    assert "changed" in texts(refused)
+    assert has_action(refused, verbs.LEAD_REFRESH)
+    assert lead_of(service, lead_card).status.value == "lost"
+
+
+async def test_errors_speak_the_users_language(service: Service, lead_card: dict[str, Any]) -> None:
+    data = {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "x" * 5000}
+    card = await service.press(verbs.LEAD_COMMENT, data, locale="pt-BR")
+    assert "longo" in texts(card)
+    card = await service.press(verbs.LEAD_COMMENT, data, locale="fr-FR")
+    assert "long" in texts(card)
+    assert "trop" in texts(card)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        "text",
+        [],
+        {"action": "x"},
+        {"action": {"verb": 5}},
+        {"action": {"verb": "nope"}},
+        {"action": {"verb": verbs.LEAD_WIN, "data": "not a dict"}},
+    ],
+)
+async def test_malformed_card_actions_get_a_card_not_an_error(service: Service, value: Any) -> None:
+    activity = activities.card_action(
+        verbs.HELP, {}, service_url=service.connector.url, tenant_id=service.tenant_id, user=ALICE
+    )
+    activity["value"] = value
+    response = await service.post(activity)
+    assert response.status == 200
+    body = await response.json()
+    assert body["value"]["type"] == "AdaptiveCard"
+
+
+async def test_a_redelivered_action_is_not_applied_twice(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    activity = activities.card_action(
+        verbs.LEAD_COMMENT,
+        {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "only once"},
+        service_url=service.connector.url,
+        tenant_id=service.tenant_id,
+        user=ALICE,
+    )
+    for _ in range(2):
+        response = await service.post(activity)
+        assert response.status == 200
+        assert "only once" in texts((await response.json())["value"])
+    view = service.runtime.crm.lead_view(
+        service.tenant_id,  # type: ignore[arg-type]
+        ALICE.aad_object_id,  # type: ignore[arg-type]
+        lead_id_of(lead_card),
+    )
+    assert [c.text for c in view.latest_comments] == ["only once"]
+
+
+async def test_a_redelivered_message_creates_one_lead_and_one_reply(service: Service) -> None:
+    activity = activities.message(
+        "new lead Once only",
+        service_url=service.connector.url,
+        tenant_id=service.tenant_id,
+        user=ALICE,
+    )
+    before = len(service.connector.sent)
+    for _ in range(2):
+        assert (await service.post(activity)).status in {200, 201}
+    assert len(service.connector.sent) == before + 1
+    card = await service.say("lead Once only")
+    assert "#1" in texts(card)
+    assert len(actions(card, verbs.LEAD_REFRESH)) >= 1
