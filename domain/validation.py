@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 
 from domain.errors import InvalidInput
@@ -139,6 +139,9 @@ def clean_currency(value: object, field: str = "currency") -> str:
 def clean_date(value: object, field: str) -> date | None:
     if value is None or value == "":
         return None
+    if isinstance(value, datetime):
+        # A datetime is a date too; keep only the day, so dates compare and store as dates.
+        return value.date()
     if isinstance(value, date):
         return value
     if isinstance(value, str):

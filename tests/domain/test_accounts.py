@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from domain.accounts import Classification, Direction
-from domain.errors import InvalidInput, NotFound, RuleViolation
+from domain.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from domain.events import (
     AccountRelationshipAdded,
     AccountRelationshipRemoved,
@@ -394,3 +394,14 @@ def test_custom_field_of_another_record_kind_is_unknown(crm: CRM) -> None:
     with pytest.raises(InvalidInput) as refused:
         crm.update_account(TENANT, ADMIN, account.id, custom_fields={"budget": 10})
     assert refused.value.code == "input.unknown_custom_field"
+
+
+def test_stale_account_version_is_a_conflict(crm: CRM, database: FakeDatabase) -> None:
+    account = make_account(crm)
+    crm.update_account(TENANT, ADMIN, account.id, name="Acme 2", expected_version=account.version)
+    before = len(database.events)
+    with pytest.raises(Conflict) as refused:
+        crm.update_account(TENANT, ADMIN, account.id, name="Acme 3", expected_version=0)
+    assert refused.value.code == "account.conflict"
+    assert refused.value.params["actual"] == account.version + 1
+    assert database.events[before:] == []

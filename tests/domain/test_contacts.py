@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import AccessDenied, InvalidInput, NotFound
+from domain.errors import AccessDenied, Conflict, InvalidInput, NotFound
 from domain.events import ContactUpdated
 from domain.services import CRM
 from domain.settings import CustomFieldKind, RecordKind
@@ -118,3 +118,18 @@ def test_contact_custom_fields_use_the_contact_definitions(crm: CRM) -> None:
         crm.update_contact(TENANT, ADMIN, contact.id, custom_fields={"language": "de"})
     with pytest.raises(InvalidInput, match=r"input\.unknown_custom_field"):
         crm.update_contact(TENANT, ADMIN, contact.id, custom_fields={"shoe_size": "42"})
+
+
+def test_stale_contact_version_is_a_conflict(crm: CRM) -> None:
+    contact = make_contact(crm)
+    crm.update_contact(TENANT, ADMIN, contact.id, name="Carla B.", expected_version=contact.version)
+    with pytest.raises(Conflict) as refused:
+        crm.set_contact_statuses(
+            TENANT,
+            ADMIN,
+            contact.id,
+            customer=CustomerStatus.PAST,
+            expected_version=contact.version,
+        )
+    assert refused.value.code == "contact.conflict"
+    assert crm.get_contact(TENANT, ADMIN, contact.id).customer_status is CustomerStatus.NONE

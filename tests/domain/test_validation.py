@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
@@ -149,6 +149,8 @@ def test_bad_currency_is_refused(raw: object) -> None:
 def test_date_accepts_iso_text_and_dates() -> None:
     assert validation.clean_date("2026-03-31", "close_date") == date(2026, 3, 31)
     assert validation.clean_date(date(2026, 3, 31), "close_date") == date(2026, 3, 31)
+    day = validation.clean_date(datetime(2026, 3, 31, 18, 30, tzinfo=UTC), "close_date")
+    assert (type(day), day) == (date, date(2026, 3, 31))
     assert validation.clean_date("", "close_date") is None
 
 
