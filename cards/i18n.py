@@ -26,9 +26,16 @@ from domain.statuses import CustomerStatus, LeadStatus, ProspectStatus
 
 EN: Final = "en"
 PT_BR: Final = "pt-BR"
+PT_PT: Final = "pt-PT"
 FR: Final = "fr"
+# Complete catalogs; a variant holds only the words that differ from its base (the glossary's
+# European Portuguese forms: Contacto, utilizador, capa de cliente...).
 LOCALES: Final = (EN, PT_BR, FR)
+VARIANTS: Final[Mapping[str, str]] = {PT_PT: PT_BR}
+ALL_LOCALES: Final = (*LOCALES, *VARIANTS)
 DEFAULT_LOCALE: Final = EN
+# Portuguese-speaking regions that write European Portuguese.
+_EUROPEAN_PORTUGUESE: Final = frozenset({"pt", "ao", "mz", "cv", "gw", "st", "tl", "mo"})
 
 # The commands the bot understands; each catalog lists the words that name them.
 COMMANDS: Final = (
@@ -61,12 +68,14 @@ class Catalog:
 def resolve_locale(tag: str | None) -> str:
     """Map a Teams locale ("pt-PT", "fr-CA", "en-GB", "pt_br") to one of our catalogs.
 
-    Portuguese of any region reads the Brazilian catalog (the only Portuguese one we have),
-    any French the French one, anything else English.
+    Portugal and the African and Asian Portuguese-speaking countries read European
+    Portuguese, Brazil and a bare "pt" Brazilian; any French reads French, anything else
+    English.
     """
-    language = (tag or "").replace("_", "-").split("-")[0].strip().casefold()
+    parts = (tag or "").replace("_", "-").strip().casefold().split("-")
+    language, region = parts[0], parts[1] if len(parts) > 1 else ""
     if language == "pt":
-        return PT_BR
+        return PT_PT if region in _EUROPEAN_PORTUGUESE else PT_BR
     if language == "fr":
         return FR
     return EN
@@ -75,15 +84,19 @@ def resolve_locale(tag: str | None) -> str:
 @cache
 def load_catalog(locale: str) -> Catalog:
     """Read once: catalogs are immutable for the life of the process."""
-    if locale not in LOCALES:
+    if locale not in ALL_LOCALES:
         raise ValueError(f"no catalog for locale {locale!r}")
     text = resources.files("cards.locales").joinpath(f"{locale}.json").read_text("utf-8")
     raw = json.loads(text)
     messages = {str(key): str(value) for key, value in raw["messages"].items()}
     commands = {
         str(key): tuple(str(word).casefold() for word in words)
-        for key, words in raw["commands"].items()
+        for key, words in raw.get("commands", {}).items()
     }
+    if locale in VARIANTS:
+        base = load_catalog(VARIANTS[locale])
+        messages = {**base.messages, **messages}
+        commands = {**base.commands, **commands}
     return Catalog(locale=locale, messages=messages, commands=commands)
 
 
@@ -130,6 +143,13 @@ _FORMATS: Final[Mapping[str, _Formats]] = {
         group=".",
         symbols={"BRL": "R$", "USD": "US$", "EUR": "€", "GBP": "£", "JPY": "JP¥", "CAD": "CA$"},
         symbol_first=True,
+        symbol_space=NBSP,
+    ),
+    PT_PT: _Formats(
+        decimal=",",
+        group=NBSP,
+        symbols={"EUR": "€", "USD": "US$", "BRL": "R$", "GBP": "£", "JPY": "JP¥", "CAD": "CA$"},
+        symbol_first=False,
         symbol_space=NBSP,
     ),
     FR: _Formats(
@@ -258,6 +278,10 @@ class Translator:
     locale: str = DEFAULT_LOCALE
     tz: tzinfo = field(default=UTC)
 
+    def __post_init__(self) -> None:
+        if self.locale not in ALL_LOCALES:
+            raise ValueError(f"no catalog for {self.locale!r}: use Translator.for_teams(tag)")
+
     @classmethod
     def for_teams(cls, teams_locale: str | None, tz: tzinfo | None = None) -> Translator:
         return cls(resolve_locale(teams_locale), tz or UTC)
@@ -278,9 +302,9 @@ class Translator:
         return _FORMATTER.vformat(template, (), _KeepMissing(params))
 
     def plural(self, key: str, count: int, **params: object) -> str:
-        """``key.one`` or ``key.other``: French and Portuguese treat 0 as singular, English
-        does not (CLDR's rules for these three languages)."""
-        one = count == 1 or (self.locale in {FR, PT_BR} and count == 0)
+        """``key.one`` or ``key.other``: French and Brazilian Portuguese treat 0 as singular,
+        English and European Portuguese do not (CLDR's rules)."""
+        one = count == 1 or (self.locale in {FR, PT_BR} and count == 0)  # pt-PT: 0 is plural
         return self.t(f"{key}.{'one' if one else 'other'}", count=count, **params)
 
     # --- formats --------------------------------------------------------------------------
@@ -360,7 +384,7 @@ def all_command_aliases() -> dict[str, tuple[str, ...]]:
     return {
         command: tuple(
             dict.fromkeys(
-                word for locale in LOCALES for word in load_catalog(locale).commands[command]
+                word for locale in ALL_LOCALES for word in load_catalog(locale).commands[command]
             )
         )
         for command in COMMANDS
@@ -372,7 +396,7 @@ def account_separators() -> tuple[str, ...]:
     "para", "pour")."""
     return tuple(
         dict.fromkeys(
-            word for locale in LOCALES for word in load_catalog(locale).commands[FOR_KEYWORD]
+            word for locale in ALL_LOCALES for word in load_catalog(locale).commands[FOR_KEYWORD]
         )
     )
 

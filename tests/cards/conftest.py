@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import jsonschema  # type: ignore[import-untyped]  # no inline types; stubs aren't a dependency
 import pytest
 
-from cards.i18n import LOCALES, Translator
+from cards.i18n import ALL_LOCALES, Translator
 from domain.accounts import Account, Classification, Direction
 from domain.common import Stamp
 from domain.contacts import Contact
@@ -60,7 +60,7 @@ def card_validator() -> CardValidator:
     return schema_validator()
 
 
-@pytest.fixture(params=LOCALES)
+@pytest.fixture(params=ALL_LOCALES)
 def t(request: pytest.FixtureRequest) -> Translator:
     return Translator(str(request.param))
 

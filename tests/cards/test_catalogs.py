@@ -4,16 +4,19 @@ code the domain can raise, and command words the bot's parser can use."""
 from __future__ import annotations
 
 import ast
+import json
 import re
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 from cards.i18n import (
+    ALL_LOCALES,
     COMMANDS,
     EN,
     FOR_KEYWORD,
-    LOCALES,
+    VARIANTS,
     Translator,
     account_separators,
     all_command_aliases,
@@ -98,7 +101,7 @@ def test_the_scan_finds_the_domain_errors() -> None:
     assert manual_status_kinds() == {"account", "contact"}
 
 
-@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("locale", ALL_LOCALES)
 def test_every_domain_error_code_has_its_own_message(locale: str) -> None:
     t = Translator(locale)
     exact, patterns = domain_error_codes()
@@ -109,7 +112,7 @@ def test_every_domain_error_code_has_its_own_message(locale: str) -> None:
         assert any(re.fullmatch(f"error\\.{pattern}", key) for key in t.catalog.messages)
 
 
-@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("locale", ALL_LOCALES)
 def test_catalogs_have_the_same_keys_and_placeholders(locale: str) -> None:
     english, other = load_catalog(EN).messages, load_catalog(locale).messages
     assert set(other) == set(english)
@@ -122,7 +125,7 @@ def test_catalogs_have_the_same_keys_and_placeholders(locale: str) -> None:
     assert all(value.strip() for value in other.values())
 
 
-@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("locale", ALL_LOCALES)
 def test_domain_values_are_translated(locale: str) -> None:
     t = Translator(locale)
     keys = [f"status.{s.value}" for s in LeadStatus]
@@ -131,6 +134,27 @@ def test_domain_values_are_translated(locale: str) -> None:
     keys += [f"classification.{c.value}" for c in Classification if c is not Classification.OTHER]
     keys += [f"stage.{key}" for key, _name, _probability in DEFAULT_STAGES]
     assert [key for key in keys if not t.has(key)] == []
+
+
+@pytest.mark.parametrize(("variant", "base"), VARIANTS.items())
+def test_a_variant_only_overrides_words_its_base_has(variant: str, base: str) -> None:
+    """A key only in the variant would be missing for everyone else: variants add nothing."""
+    raw = json.loads(
+        resources.files("cards.locales").joinpath(f"{variant}.json").read_text("utf-8")
+    )
+    assert raw["base"] == base
+    assert set(raw["messages"]) <= set(load_catalog(base).messages)
+    assert set(raw.get("commands", {})) <= set(load_catalog(base).commands)
+    assert raw["messages"]  # otherwise the variant is pointless
+
+
+def test_european_portuguese_uses_its_own_words() -> None:
+    pt = Translator.for_teams("pt-PT")
+    assert pt.t("label.contact") == "Contacto"
+    assert pt.t("user.unknown") == "Utilizador desconhecido"
+    assert "capa de cliente" in pt.t("welcome.feature.accounts")
+    assert pt.t("label.followers") == "Seguidores"  # the rest comes from pt-BR
+    assert pt.command_word("contact") == "contacto"
 
 
 def test_glossary_words_are_used() -> None:
@@ -152,7 +176,7 @@ def test_glossary_words_are_used() -> None:
     assert fr.customer(CustomerStatus.PAST) == "Ancien client"
 
 
-@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("locale", ALL_LOCALES)
 def test_every_command_has_words_in_every_language(locale: str) -> None:
     commands = load_catalog(locale).commands
     assert set(commands) == {*COMMANDS, FOR_KEYWORD}

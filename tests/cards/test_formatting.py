@@ -21,7 +21,9 @@ from tests.cards.conftest import STAMP, TENANT
         ("en-US", "en"),
         ("en-GB", "en"),
         ("pt-BR", "pt-BR"),
-        ("pt-PT", "pt-BR"),
+        ("pt-PT", "pt-PT"),
+        ("pt-AO", "pt-PT"),
+        ("pt", "pt-BR"),
         ("pt_br", "pt-BR"),
         ("fr-FR", "fr"),
         ("fr-CA", "fr"),
@@ -46,6 +48,14 @@ def test_teams_locales_pick_a_catalog(teams_locale: str | None, catalog: str) ->
 )
 def test_dollars(locale: str, expected: str) -> None:
     assert Translator(locale).format_amount(Decimal("1234.5"), "USD") == expected
+
+
+def test_european_portuguese_writes_euros_after_the_figure() -> None:
+    pt = Translator.for_teams("pt-PT")
+    assert pt.format_amount(Decimal("1234.5"), "EUR") == f"1{NBSP}234,50{NBSP}€"
+    assert pt.format_date(date(2026, 1, 5)) == "05/01/2026"
+    assert pt.parse_amount("1 234,50 €") == Decimal("1234.50")
+    assert pt.plural("pipeline.leads", 0) == "0 leads"
 
 
 def test_each_languages_own_currency() -> None:
@@ -135,7 +145,7 @@ def test_garbage_is_refused_with_the_domains_code(text: str) -> None:
 
 
 def test_format_then_parse_round_trips() -> None:
-    for locale in ("en", "pt-BR", "fr"):
+    for locale in ("en", "pt-BR", "pt-PT", "fr"):
         t = Translator(locale)
         for value in ("0.01", "7", "1234.50", "987654321.99"):
             shown = t.format_amount(Decimal(value), "EUR")
