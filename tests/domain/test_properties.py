@@ -124,11 +124,13 @@ steps: st.SearchStrategy[Step] = st.one_of(
 )
 
 
-def _attempt(call: Callable[[], object]) -> DomainError | None:
-    """Run a use case and hand back its refusal, if any, so the model can judge it."""
+def _attempt(database: FakeDatabase, call: Callable[[], object]) -> DomainError | None:
+    """Run a use case and hand back its refusal, if any; a refusal must leave no event."""
+    before = len(database.events)
     try:
         call()
     except DomainError as refused:
+        assert database.events[before:] == []
         return refused
     return None
 
@@ -213,7 +215,9 @@ class Simulation:
             return
         index = step.pick % len(self.leads)
         lead = self.model.leads[index]
-        refused = _attempt(lambda: _move_status(self.crm, step.action, self.leads[index]))
+        refused = _attempt(
+            self.database, lambda: _move_status(self.crm, step.action, self.leads[index])
+        )
         if (lead.status == OPEN) == (step.action == "reopen"):
             assert refused is not None
             expected = "lead.already_open" if step.action == "reopen" else "lead.closed"
@@ -253,7 +257,10 @@ class Simulation:
             record_id = self.contacts[step.index]
             change = self.crm.set_contact_statuses
         refused = _attempt(
-            lambda: change(TENANT, ADMIN, record_id, prospect=step.prospect, customer=step.customer)
+            self.database,
+            lambda: change(
+                TENANT, ADMIN, record_id, prospect=step.prospect, customer=step.customer
+            ),
         )
         if self.model.refuses_manual(self.model._leads_of(staff), step.prospect):
             assert refused is not None
@@ -320,9 +327,10 @@ class StageSimulation:
             self.change_stage(step)
         elif isinstance(step, ChangePipeline):
             refused = _attempt(
+                self.database,
                 lambda: self.crm.move_lead_to_pipeline(
                     TENANT, ADMIN, self.lead_id, self.pipelines[step.where]
-                )
+                ),
             )
             if not self.is_open:
                 assert refused is not None
@@ -331,7 +339,9 @@ class StageSimulation:
                 assert refused is None
                 self.pipeline, self.stage = step.where, self.stages[step.where][0]
         else:
-            refused = _attempt(lambda: _move_status(self.crm, step.action, self.lead_id))
+            refused = _attempt(
+                self.database, lambda: _move_status(self.crm, step.action, self.lead_id)
+            )
             assert (refused is None) == (self.is_open != (step.action == "reopen"))
             self.is_open = step.action == "reopen" if refused is None else self.is_open
 
@@ -339,7 +349,9 @@ class StageSimulation:
         known = self.stages.get(step.where)
         target = "no-such-stage" if known is None else known[step.pick % len(known)]
         before = len(self.database.events)
-        refused = _attempt(lambda: self.crm.change_stage(TENANT, ADMIN, self.lead_id, target))
+        refused = _attempt(
+            self.database, lambda: self.crm.change_stage(TENANT, ADMIN, self.lead_id, target)
+        )
         if known is None:
             assert refused is not None
             assert refused.code == "stage.not_found"
