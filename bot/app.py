@@ -20,6 +20,7 @@ from bot.config import Settings
 from bot.http import MessagesEndpoint, healthz, readyz
 from bot.identity import ConversationRef, Speaker
 from bot.pages import privacy, terms
+from bot.state import DatabaseStorage
 from bot.teams import BotOptions, CrmBot
 from domain.ids import TenantId
 from domain.services import CRM
@@ -31,6 +32,8 @@ logger = logging.getLogger(__name__)
 
 # Enough threads to keep the database busy without letting a burst queue unbounded work.
 WORKER_THREADS = 8
+# botbuilder's state keys carry channel and conversation ids already: one partition for all.
+STATE_PARTITION = "botbuilder"
 
 
 class StorageRegistry:
@@ -71,6 +74,7 @@ class Runtime:
     bot: CrmBot
     executor: ThreadPoolExecutor
     messages: MessagesEndpoint
+    state: DatabaseStorage
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -101,6 +105,7 @@ def build_runtime(
         bot=bot,
         executor=executor,
         messages=MessagesEndpoint(adapter, bot),
+        state=DatabaseStorage(database.key_value_store(STATE_PARTITION), executor),
     )
 
 
