@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +19,7 @@ from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from domain.ids import TenantId
-from storage.activities import ProcessedActivities
+from storage.activities import ProcessedActivities, purge_processed_activities
 from storage.conversations import ConversationReferences
 from storage.errors import StorageUnavailable, translated
 from storage.kv import KeyValueStore
@@ -125,6 +125,10 @@ class Database:
 
     def activities(self, tenant_id: str) -> ProcessedActivities:
         return ProcessedActivities(self.sessions, tenant_id, self._clock)
+
+    def purge_processed_activities(self, older_than: timedelta) -> int:
+        """Housekeeping for every tenant's claimed activity ids; returns how many went."""
+        return purge_processed_activities(self.sessions, self._clock() - older_than)
 
     def outbox(self) -> Outbox:
         """Across tenants: one worker drains everyone's notifications."""

@@ -65,9 +65,12 @@ class Outbox:
         )
         if self._dialect == "postgresql":
             candidates = candidates.with_for_update(skip_locked=True)
+        # A CTE, evaluated once: as an IN (subquery) PostgreSQL may rescan it while updating,
+        # and SKIP LOCKED then hands out more rows than the limit.
+        chosen = candidates.cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql")
         claim = (
             update(OutboxRow)
-            .where(OutboxRow.id.in_(candidates.scalar_subquery()), self._claimable(now))
+            .where(OutboxRow.id == chosen.c.id, self._claimable(now))
             .values(
                 status=OutboxStatus.PROCESSING.value,
                 locked_by=worker_id,

@@ -24,7 +24,17 @@ from domain.errors import Conflict
 from domain.events import DomainEvent
 from domain.ids import AccountId, ContactId, LeadId, TenantId, UserId
 from domain.leads import Comment, Lead, Reminder
-from domain.ports import LeadFact
+from domain.ports import (
+    AccountRepository,
+    CommentRepository,
+    ContactRepository,
+    LeadFact,
+    LeadRepository,
+    PipelineRepository,
+    ReminderRepository,
+    SettingsRepository,
+    UserRepository,
+)
 from domain.settings import Pipeline, TenantSettings
 from domain.statuses import LeadStatus
 from domain.users import Role, User
@@ -109,14 +119,15 @@ class SqlUnitOfWork:
         self._session = session_factory()
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seen: dict[tuple[str, str], _Tracked] = {}
-        self.users = SqlUsers(self)
-        self.settings = SqlSettings(self)
-        self.pipelines = SqlPipelines(self)
-        self.accounts = SqlAccounts(self)
-        self.contacts = SqlContacts(self)
-        self.leads = SqlLeads(self)
-        self.comments = SqlComments(self)
-        self.reminders = SqlReminders(self)
+        # Typed as the port: the Protocol's attributes are invariant, and callers need no more.
+        self.users: UserRepository = SqlUsers(self)
+        self.settings: SettingsRepository = SqlSettings(self)
+        self.pipelines: PipelineRepository = SqlPipelines(self)
+        self.accounts: AccountRepository = SqlAccounts(self)
+        self.contacts: ContactRepository = SqlContacts(self)
+        self.leads: LeadRepository = SqlLeads(self)
+        self.comments: CommentRepository = SqlComments(self)
+        self.reminders: ReminderRepository = SqlReminders(self)
 
     # --- the context manager and the transaction --------------------------------------------
 
