@@ -52,7 +52,7 @@ def _catalogs(view: AccountView, t: Translator, limit: int) -> list[Element]:
         ("label.disinterests", settings.interest_areas, account.disinterests),
     ):
         if keys:
-            body.append(plain(joined(t, _labels(entries, keys), limit), label=t.t(label)))
+            body.append(plain(joined(t, _labels(entries, keys), limit), label=t.label(label)))
     return body
 
 
@@ -172,15 +172,15 @@ def _build(
     classification = t.classification(account.classification, view.settings.other_label)
     body: list[Element] = [
         plain(account.name, size="large", weight="bolder"),
-        plain(classification, label=t.t("label.classification"), spacing="none"),
-        plain(t.prospect(account.prospect_status), label=t.t("label.prospect_status")),
-        plain(t.customer(account.customer_status), label=t.t("label.customer_status")),
+        plain(classification, label=t.label("label.classification"), spacing="none"),
+        plain(t.prospect(account.prospect_status), label=t.label("label.prospect_status")),
+        plain(t.customer(account.customer_status), label=t.label("label.customer_status")),
     ]
     if view.responsibles:
         names = sorted((user.display_name for user in view.responsibles), key=str.casefold)
-        body.append(plain(joined(t, names, limit), label=t.t("label.responsibles")))
+        body.append(plain(joined(t, names, limit), label=t.label("label.responsibles")))
     if account.tags:
-        body.append(plain(", ".join(sorted(account.tags)), label=t.t("label.tags")))
+        body.append(plain(", ".join(sorted(account.tags)), label=t.label("label.tags")))
     for element in body[2:]:
         element["spacing"] = "none"
     body += _catalogs(view, t, limit)

@@ -60,7 +60,7 @@ def contact_card(view: ContactView, t: Translator) -> Card:
         ("label.prospect_status", t.prospect(contact.prospect_status)),
         ("label.customer_status", t.customer(contact.customer_status)),
     ]
-    body += [plain(value, label=t.t(key), spacing="none") for key, value in details if value]
+    body += [plain(value, label=t.label(key), spacing="none") for key, value in details if value]
     actions: list[Element] = []
     if view.can_change:
         actions.append(_status_action(view, t))

@@ -127,7 +127,8 @@ def plain(
     spacing: str | None = None,
 ) -> Element:
     """Text people typed (titles, names, comments): a RichTextBlock, whose text runs are never
-    read as markdown, so "[click](http://…)" in a lead title stays text instead of a link."""
+    read as markdown, so "[click](http://…)" in a lead title stays text instead of a link.
+    ``label`` is a bold prefix, already punctuated (``Translator.label``)."""
     run: Element = {"type": "TextRun", "text": value}
     if size:
         run["size"] = size
@@ -137,7 +138,7 @@ def plain(
         run["isSubtle"] = True
     inlines: list[Element | str] = []
     if label:
-        inlines.append({"type": "TextRun", "text": f"{label}: ", "weight": "bolder"})
+        inlines.append({"type": "TextRun", "text": label, "weight": "bolder"})
     inlines.append(run if len(run) > 2 else value)
     element: Element = {"type": "RichTextBlock", "inlines": inlines}
     if spacing:

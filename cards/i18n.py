@@ -301,6 +301,11 @@ class Translator:
             template = load_catalog(DEFAULT_LOCALE).messages.get(key, key)
         return _FORMATTER.vformat(template, (), _KeepMissing(params))
 
+    def label(self, key: str) -> str:
+        """A field name as the prefix of its value: French puts a no-break space before
+        the colon ("Compte : "), so the catalog decides the punctuation."""
+        return self.t("format.label", label=self.t(key))
+
     def plural(self, key: str, count: int, **params: object) -> str:
         """``key.one`` or ``key.other``: French and Brazilian Portuguese treat 0 as singular,
         English and European Portuguese do not (CLDR's rules)."""

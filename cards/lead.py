@@ -99,19 +99,21 @@ def _person_line(t: Translator, contact: Contact, role: str | None = None) -> st
 
 def _facts(view: LeadView, t: Translator) -> list[Element]:
     lead = view.lead
-    facts = [plain(view.account.name, label=t.t("label.account"))] if view.account else []
-    facts.append(plain(stage_label(t, view.stage), label=t.t("label.stage")))
-    facts.append(plain(t.lead_status(lead.status), label=t.t("label.status")))
+    facts = [plain(view.account.name, label=t.label("label.account"))] if view.account else []
+    facts.append(plain(stage_label(t, view.stage), label=t.label("label.stage")))
+    facts.append(plain(t.lead_status(lead.status), label=t.label("label.status")))
     if lead.lost_reason:
-        facts.append(plain(lead.lost_reason, label=t.t("label.lost_reason")))
+        facts.append(plain(lead.lost_reason, label=t.label("label.lost_reason")))
     if lead.amount is not None:
-        facts.append(plain(t.format_amount(lead.amount, lead.currency), label=t.t("label.amount")))
+        facts.append(
+            plain(t.format_amount(lead.amount, lead.currency), label=t.label("label.amount"))
+        )
     if lead.close_date is not None:
-        facts.append(plain(t.format_date(lead.close_date), label=t.t("label.close_date")))
+        facts.append(plain(t.format_date(lead.close_date), label=t.label("label.close_date")))
     if view.owner is not None:
-        facts.append(plain(view.owner.display_name, label=t.t("label.owner")))
+        facts.append(plain(view.owner.display_name, label=t.label("label.owner")))
     if lead.tags:
-        facts.append(plain(", ".join(sorted(lead.tags)), label=t.t("label.tags")))
+        facts.append(plain(", ".join(sorted(lead.tags)), label=t.label("label.tags")))
     for element in facts:
         element["spacing"] = "none"
     return facts

@@ -291,7 +291,7 @@ def pipeline_card(
     total_line = t.plural("pipeline.leads", grand_count)
     if grand_count:
         total_line = f"{total_line} · {_amounts(t, grand)}"
-    body.append(plain(total_line, label=t.t("pipeline.total"), spacing="medium"))
+    body.append(plain(total_line, label=t.label("pipeline.total"), spacing="medium"))
     actions = [execute(t.t("action.my_leads"), verbs.MY_LEADS, inputs=False)]
     others = [other for other in pipelines if other.id != pipeline.id][:LIST_MAX]
     if others:

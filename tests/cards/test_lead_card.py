@@ -201,3 +201,22 @@ def test_user_text_is_never_read_as_markdown() -> None:
     assert not [block for block in blocks if "evil.example" in block["text"]]
     runs = [node for node in walk(card) if node.get("type") == "RichTextBlock"]
     assert any(title in json.dumps(run["inlines"], ensure_ascii=False) for run in runs)
+
+
+def test_french_labels_put_a_no_break_space_before_the_colon() -> None:
+    card = lead_card(make_lead_view(), Translator("fr"))
+    labels = [
+        run["text"]
+        for node in walk(card)
+        if node.get("type") == "RichTextBlock"
+        for run in node["inlines"]
+        if isinstance(run, dict) and run.get("weight") == "bolder"
+    ]
+    assert "Compte\u00a0: " in labels
+    assert "Account: " in [
+        run["text"]
+        for node in walk(lead_card(make_lead_view(), Translator("en")))
+        if node.get("type") == "RichTextBlock"
+        for run in node["inlines"]
+        if isinstance(run, dict)
+    ]
