@@ -52,9 +52,15 @@ class MessagesEndpoint:
         except Exception as error:  # noqa: BLE001 - any failure to authenticate is a 401
             logger.info("rejected unauthenticated request: %s", type(error).__name__)
             return _problem(401, "unauthorized")
-        response: InvokeResponse | None = await self._adapter.process_activity(
-            authenticated, activity, self._bot.on_turn
-        )
+        try:
+            response: InvokeResponse | None = await self._adapter.process_activity(
+                authenticated, activity, self._bot.on_turn
+            )
+        except Exception:
+            # The turn's own errors become cards inside the bot; what lands here is the
+            # connector failing us (a reply that could not be sent). Say so, without a 500.
+            logger.exception("turn failed", extra={"activity_type": activity.type})
+            return _problem(503, "temporarily unavailable")
         if response is None:
             return web.Response(status=201)
         return _invoke_http_response(response)

@@ -54,3 +54,11 @@ async def test_oversized_request_is_refused_with_413(service: Service) -> None:
     )
     response = await service.post(activity)
     assert response.status == 413
+
+
+async def test_a_connector_that_cannot_be_reached_is_a_503_not_a_500(service: Service) -> None:
+    activity = activities.message(
+        "help", service_url="http://127.0.0.1:9/", tenant_id=service.tenant_id, user=ALICE
+    )
+    response = await service.post(activity)
+    assert response.status == 503
