@@ -4,6 +4,7 @@ PostgreSQL when configured), and the stand-in connector recording what the bot s
 from __future__ import annotations
 
 import itertools
+import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -24,11 +25,23 @@ from tests.storage.conftest import (  # noqa: F401 - fixtures shared with the st
     sqlite_template,
     url_of,
 )
+from tests.cards.conftest import schema_validator
 from tests.support import activities
 from tests.support.activities import Person
 from tests.support.connector import StandInConnector
 
 _tenants = itertools.count(1)
+_validator = schema_validator()
+CARD_BUDGET_BYTES = 28 * 1024
+
+
+def check_card(card: dict[str, Any]) -> dict[str, Any]:
+    """Every card the bot sends in any test must be a valid Adaptive Card 1.5 within budget."""
+    errors = [error.message for error in _validator.iter_errors(card)]
+    assert errors == [], errors[:3]
+    size = len(json.dumps(card, separators=(",", ":"), ensure_ascii=False).encode())
+    assert size <= CARD_BUDGET_BYTES, size
+    return card
 
 ALICE = Person("aad-alice", "Alice Seller", "alice@contoso.example")
 BOB = Person("aad-bob", "Bob Seller", "bob@contoso.example")
@@ -70,7 +83,7 @@ class Service:
         assert len(sent) == 1, f"expected one reply, got {len(sent)}"
         cards = sent[0].cards
         assert len(cards) == 1
-        return cards[0]
+        return check_card(cards[0])
 
     async def press(
         self, verb: str, data: dict[str, Any], user: Person = ALICE, **options: Any
@@ -90,7 +103,7 @@ class Service:
         assert body["statusCode"] == 200
         assert body["type"] == "application/vnd.microsoft.card.adaptive"
         card: dict[str, Any] = body["value"]
-        return card
+        return check_card(card)
 
 
 @pytest.fixture
