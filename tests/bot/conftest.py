@@ -16,6 +16,7 @@ from aiohttp import web
 from bot.app import RUNTIME, Runtime, create_app
 from bot.config import Settings
 from storage.database import Database
+from tests.cards.conftest import schema_validator
 from tests.storage.conftest import (  # noqa: F401 - fixtures shared with the storage suite
     clock,
     database,
@@ -25,7 +26,6 @@ from tests.storage.conftest import (  # noqa: F401 - fixtures shared with the st
     sqlite_template,
     url_of,
 )
-from tests.cards.conftest import schema_validator
 from tests.support import activities
 from tests.support.activities import Person
 from tests.support.connector import StandInConnector
@@ -42,6 +42,7 @@ def check_card(card: dict[str, Any]) -> dict[str, Any]:
     size = len(json.dumps(card, separators=(",", ":"), ensure_ascii=False).encode())
     assert size <= CARD_BUDGET_BYTES, size
     return card
+
 
 ALICE = Person("aad-alice", "Alice Seller", "alice@contoso.example")
 BOB = Person("aad-bob", "Bob Seller", "bob@contoso.example")

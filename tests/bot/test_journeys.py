@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from cards import verbs
-from tests.bot.conftest import ALICE, BOB, Service, check_card
+from tests.bot.conftest import ALICE, BOB, Service
 from tests.support import activities
 from tests.support.cards import action_data, choices, has_action, texts
 

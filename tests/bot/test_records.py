@@ -1,0 +1,121 @@
+"""Accounts and contacts from chat: their cards, their actions, and what installation stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cards import verbs
+from tests.bot.conftest import ALICE, BOB, Service
+from tests.support.cards import action_data, choices, has_action, texts
+
+
+async def _account_card(service: Service, name: str = "Acme") -> dict[str, Any]:
+    await service.say(f"new lead Pilot for {name}")
+    return await service.say(f"account {name}")
+
+
+async def test_account_command_shows_the_folder_with_its_leads(service: Service) -> None:
+    card = await _account_card(service)
+    assert "Acme" in texts(card)
+    assert "Pilot" in texts(card)
+
+
+async def test_change_the_classification_of_an_account(service: Service) -> None:
+    card = await _account_card(service)
+    options = choices(card, verbs.IN_CLASSIFICATION)
+    client = next(value for title, value in options.items() if title == "Client")
+    data = {**action_data(card, verbs.ACCOUNT_CLASSIFY), verbs.IN_CLASSIFICATION: client}
+    card = await service.press(verbs.ACCOUNT_CLASSIFY, data)
+    assert "Client" in texts(card)
+
+
+async def test_an_unknown_classification_is_refused_clearly(service: Service) -> None:
+    card = await _account_card(service)
+    data = {**action_data(card, verbs.ACCOUNT_CLASSIFY), verbs.IN_CLASSIFICATION: "vip"}
+    refused = await service.press(verbs.ACCOUNT_CLASSIFY, data)
+    assert has_action(refused, verbs.ACCOUNT_SHOW)
+
+
+async def test_add_a_contact_then_start_a_lead_in_the_account(service: Service) -> None:
+    card = await _account_card(service)
+    data = {
+        **action_data(card, verbs.ACCOUNT_ADD_CONTACT),
+        verbs.IN_CONTACT_NAME: "Dora Buyer",
+        verbs.IN_CONTACT_EMAIL: "dora@acme.example",
+        verbs.IN_CONTACT_JOB_TITLE: "Purchasing",
+    }
+    card = await service.press(verbs.ACCOUNT_ADD_CONTACT, data)
+    assert "Dora Buyer" in texts(card)
+    data = {**action_data(card, verbs.ACCOUNT_NEW_LEAD), verbs.IN_LEAD_TITLE: "Upsell"}
+    lead = await service.press(verbs.ACCOUNT_NEW_LEAD, data)
+    assert "Upsell" in texts(lead)
+    assert "Acme" in texts(lead)
+
+
+async def test_relationship_between_accounts_shows_on_both(service: Service) -> None:
+    await service.say("new lead Campaign for Agency One")
+    card = await _account_card(service)
+    others = choices(card, verbs.IN_OTHER_ACCOUNT_ID)
+    agency = next(value for title, value in others.items() if "Agency One" in title)
+    data = {
+        **action_data(card, verbs.ACCOUNT_ADD_RELATIONSHIP),
+        verbs.IN_OTHER_ACCOUNT_ID: agency,
+        verbs.IN_RELATIONSHIP_REASON: "Media agency",
+    }
+    card = await service.press(verbs.ACCOUNT_ADD_RELATIONSHIP, data)
+    assert "Media agency" in texts(card)
+    other = await service.press(verbs.ACCOUNT_SHOW, {verbs.ACCOUNT_ID: agency})
+    assert "Media agency" in texts(other)
+    assert "Acme" in texts(other)
+
+
+async def test_contact_card_offers_only_the_allowed_manual_statuses(service: Service) -> None:
+    card = await _account_card(service)
+    data = {
+        **action_data(card, verbs.ACCOUNT_ADD_CONTACT),
+        verbs.IN_CONTACT_NAME: "Eve Primary",
+        verbs.IN_CONTACT_EMAIL: "eve@acme.example",
+    }
+    await service.press(verbs.ACCOUNT_ADD_CONTACT, data)
+    lead = await service.say("lead Pilot")
+    eve = next(v for t, v in choices(lead, verbs.IN_PRIMARY_CONTACT_ID).items() if "Eve" in t)
+    await service.press(
+        verbs.LEAD_SET_PRIMARY_CONTACT,
+        {**action_data(lead, verbs.LEAD_SET_PRIMARY_CONTACT), verbs.IN_PRIMARY_CONTACT_ID: eve},
+    )
+    contact = await service.say("contact Eve")
+    assert "Eve Primary" in texts(contact)
+    prospect = choices(contact, verbs.IN_PROSPECT_STATUS)
+    # An open lead: "lost prospect" and "not a prospect" are not offered.
+    assert set(prospect.values()) <= {"current", ""}
+    forged = {
+        **action_data(contact, verbs.CONTACT_SET_STATUS),
+        verbs.IN_PROSPECT_STATUS: "lost",
+    }
+    refused = await service.press(verbs.CONTACT_SET_STATUS, forged)
+    assert "open lead" in texts(refused).lower() or "isn't allowed" in texts(refused)
+    crm = service.runtime.crm
+    stored = crm.get_contact(service.tenant_id, ALICE.aad_object_id, eve)  # type: ignore[arg-type]
+    assert stored.prospect_status.value == "current"
+
+
+async def test_a_member_outside_the_portfolio_cannot_open_the_account(service: Service) -> None:
+    card = await _account_card(service)
+    account_id = action_data(card, verbs.ACCOUNT_NEW_LEAD)[verbs.ACCOUNT_ID]
+    await service.say("help", user=BOB)
+    refused = await service.press(verbs.ACCOUNT_SHOW, {verbs.ACCOUNT_ID: account_id}, user=BOB)
+    assert "Acme" not in texts(refused)
+    assert "portfolio" in texts(refused)
+
+
+async def test_installation_registers_the_user_and_stores_the_conversation(
+    service: Service,
+) -> None:
+    await service.say("help")
+    database = service.runtime.database
+    reference = database.conversations(service.tenant_id).personal_for_user(ALICE.aad_object_id)
+    assert reference is not None
+    assert reference.service_url == service.connector.url
+    user = service.runtime.crm.get_user(service.tenant_id, ALICE.aad_object_id)  # type: ignore[arg-type]
+    assert user.display_name == ALICE.name
+    assert user.role.value == "admin"  # the first user of the tenant
