@@ -206,7 +206,9 @@ def find_card(
     ``stages_by_id``), ``other_label`` is the tenant's word for the "other" classification."""
 
     def build(limit: int) -> Card:
-        body: list[Element] = [text(t.t("find.title", query=query), size="medium", weight="bolder")]
+        body: list[Element] = [
+            plain(t.t("find.title", query=query), size="medium", weight="bolder")
+        ]
         body += section(
             t,
             t.t("find.accounts"),
@@ -221,7 +223,7 @@ def find_card(
             t, t.t("find.leads"), results.leads, lambda lead: lead_row(t, lead, stages), limit
         )
         if len(body) == 1:
-            body.append(text(t.t("find.none", query=query), subtle=True))
+            body.append(plain(t.t("find.none", query=query), subtle=True))
         actions = [search_box(t, query)]
         if next_cursor:
             data = {verbs.QUERY: query, verbs.CURSOR: next_cursor}
@@ -273,7 +275,7 @@ def pipeline_card(
         per_currency = amounts.setdefault(row.stage_id, {})
         per_currency[row.currency] = per_currency.get(row.currency, Decimal(0)) + row.amount
     body: list[Element] = [
-        text(t.t("pipeline.title", name=pipeline.name), size="medium", weight="bolder")
+        plain(t.t("pipeline.title", name=pipeline.name), size="medium", weight="bolder")
     ]
     grand: dict[str, Decimal] = {}
     for stage in pipeline.stages:

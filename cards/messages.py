@@ -113,7 +113,7 @@ def error_card(
     message = error_message(t, code, params)
     body = [
         text(t.t("error.title"), weight="bolder", color="attention"),
-        text(message),
+        plain(message),  # may quote what people typed (a stage name, a field)
     ]
     actions = [from_button(retry)] if retry else []
     return card(t, body, actions, fallback_text=message)

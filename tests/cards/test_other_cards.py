@@ -261,3 +261,18 @@ def test_info_card_shows_the_message_as_plain_text() -> None:
     card = info_card(Translator("en"), "Lead #12 *created*", title="Created")
     runs = [n for n in walk(card) if n.get("type") == "RichTextBlock"]
     assert runs[0]["inlines"] == ["Lead #12 *created*"]
+
+
+def test_what_people_typed_is_never_markdown_in_lists_and_errors() -> None:
+    sneaky = "[win](https://evil.example)"
+    pipeline = make_pipeline()
+    cards = [
+        find_card(SearchStub(), Translator("en"), query=sneaky, stages={}, other_label="Other"),
+        error_card(Translator("en"), "pipeline.duplicate_stage", {"stage": sneaky}),
+    ]
+    pipeline.name = sneaky
+    cards.append(pipeline_card(PipelineStub(), pipeline, Translator("en")))
+    for card in cards:
+        blocks = [n["text"] for n in walk(card) if n.get("type") == "TextBlock"]
+        assert not [block for block in blocks if "evil.example" in block]
+        assert "evil.example" in text_of(card)
