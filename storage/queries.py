@@ -115,12 +115,13 @@ class SqlQueries:
     # --- access rules as SQL (the counterpart of domain.access) ------------------------------
 
     def _responsible_in_scope(self, account_id: Any, viewer: Viewer) -> ColumnElement[bool]:
-        label = AccountLabelRow
+        # An alias: a list driven by account_labels itself must not correlate with this EXISTS.
+        label = AccountLabelRow.__table__.alias("scope_label")
         return exists().where(
-            label.tenant_id == self.tenant_id,
-            label.account_id == account_id,
-            label.kind == "responsible",
-            label.value.in_(sorted(viewer.scope)),
+            label.c.tenant_id == self.tenant_id,
+            label.c.account_id == account_id,
+            label.c.kind == "responsible",
+            label.c.value.in_(sorted(viewer.scope)),
         )
 
     def account_visible(self, viewer: Viewer) -> ColumnElement[bool]:
@@ -142,13 +143,13 @@ class SqlQueries:
     def lead_visible(self, viewer: Viewer) -> ColumnElement[bool]:
         if viewer.is_admin:
             return true()
-        follower = LeadFollowerRow
+        follower = LeadFollowerRow.__table__.alias("scope_follower")
         return or_(
             self.lead_changeable(viewer),
             exists().where(
-                follower.tenant_id == self.tenant_id,
-                follower.lead_id == LeadRow.id,
-                follower.user_id.in_(sorted(viewer.scope)),
+                follower.c.tenant_id == self.tenant_id,
+                follower.c.lead_id == LeadRow.id,
+                follower.c.user_id.in_(sorted(viewer.scope)),
             ),
         )
 

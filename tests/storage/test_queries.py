@@ -248,3 +248,23 @@ def test_queries_are_bound_to_their_tenant(crm: CRM, database: Database) -> None
     other = database.queries(TENANT.__class__("tenant-b"))
     page: Page[LeadSummary] = other.leads(other.viewer(UserId("aad-b")))
     assert page.items == ()
+
+
+def test_member_lists_driven_by_index_tables_apply_access(crm: CRM, queries: SqlQueries) -> None:
+    """The list's own index table and the access rule's EXISTS are the same tables: they must
+    not be confused with one another."""
+    visible = crm.create_account(TENANT, ALICE, name="Mine", tags=["vip"])
+    crm.create_account(TENANT, ADMIN, name="Not mine", tags=["vip"])
+    own = crm.create_lead(TENANT, ALICE, title="Own", tags=["hot"])
+    followed = crm.create_lead(TENANT, ADMIN, title="Followed", tags=["hot"])
+    crm.create_lead(TENANT, ADMIN, title="Hidden", tags=["hot"])
+    crm.add_follower(TENANT, ADMIN, followed.id, ALICE)
+    alice = queries.viewer(ALICE)
+    assert [a.id for a in queries.accounts(alice, AccountFilter(tag="vip")).items] == [visible.id]
+    assert [a.id for a in queries.accounts(alice, AccountFilter(responsible_id=ALICE)).items] == [
+        visible.id
+    ]
+    hot = [lead.id for lead in queries.leads(alice, LeadFilter(tag="hot")).items]
+    assert hot == [followed.id, own.id]
+    following = [lead.id for lead in queries.leads(alice, LeadFilter(follower_id=ALICE)).items]
+    assert following == [followed.id, own.id]
