@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from bot.commands import (
@@ -55,6 +56,9 @@ from domain.statuses import CustomerStatus, ProspectStatus
 logger = logging.getLogger(__name__)
 
 ID_MAX = 100
+SEARCH_MAX = 200
+SEARCH_PER_KIND = 5
+CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 COLLEAGUES_SHOWN = 50
 CONTACTS_SHOWN = 50
 
@@ -152,6 +156,58 @@ class Actions:
         retry = self._retry_for(name, data, caller.t)
         return self._guarded(caller, lambda: handler(self, caller, data), retry=retry)
 
+    def search(self, caller: Caller, text: str) -> list[dict[str, Any]]:
+        """Message-extension results: each the full card of a record the user may see, with a
+        one-line preview, so inserting one posts that card into the conversation."""
+        query = " ".join(text.split())[:SEARCH_MAX]
+        if not query:
+            return []
+        queries, viewer = self.queries(caller)
+        results = queries.find(viewer, query, limit=SEARCH_PER_KIND)
+        t = caller.t
+        other_label = self.crm.get_settings(caller.tenant_id).other_label
+        found: list[tuple[Callable[[], Card], str, str]] = [
+            (
+                partial(self.lead, caller, lead.id),
+                f"#{lead.number} {lead.title}",
+                lead.account_name or t.lead_status(lead.status),
+            )
+            for lead in results.leads
+        ]
+        found.extend(
+            (
+                partial(self.account, caller, account.id),
+                account.name,
+                t.classification(account.classification, other_label),
+            )
+            for account in results.accounts
+        )
+        found.extend(
+            (
+                partial(self.contact, caller, contact.id),
+                contact.name,
+                " · ".join(p for p in (contact.job_title, contact.account_name) if p),
+            )
+            for contact in results.contacts
+        )
+        attachments = []
+        for render, title, subtitle in found:
+            try:
+                content = render()
+            except DomainError:
+                continue  # raced with a change of access or a deletion: leave it out
+            attachments.append(
+                {
+                    "contentType": CARD_CONTENT_TYPE,
+                    "content": content,
+                    "preview": {
+                        "contentType": "application/vnd.microsoft.card.thumbnail",
+                        "content": {"title": title, "text": subtitle},
+                    },
+                }
+            )
+        return attachments
+
     # --- plumbing ---------------------------------------------------------------------------
 
     @staticmethod
@@ -205,7 +261,7 @@ class Actions:
             caller.t,
             account_contacts=contacts,
             colleagues=colleagues,
-            authors=view.comment_authors,
+            authors={str(uid): user for uid, user in view.comment_authors.items()},
         )
 
     def account(self, caller: Caller, account_id: str) -> Card:
@@ -219,7 +275,7 @@ class Actions:
             caller.t,
             contacts=contacts,
             leads=leads,
-            other_accounts=[a for a in others if a.id != view.account.id],  # type: ignore[misc]
+            other_accounts=[a for a in others if a.id != view.account.id],
         )
 
     def contact(self, caller: Caller, contact_id: str) -> Card:

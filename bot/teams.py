@@ -22,7 +22,7 @@ from bot.actions import Actions, Caller
 from bot.commands import CommandParser
 from bot.identity import ConversationRef, Speaker, reference_of, speaker_of
 from cards.elements import Card
-from cards.i18n import LOCALES, Translator, load_catalog
+from cards.i18n import LOCALES, Translator, error_message, load_catalog
 from cards.messages import error_card
 from domain.errors import DomainError
 from domain.ids import TenantId
@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
+COMPOSE_QUERY = "composeExtension/query"
 SEEN_CACHE = 10_000
 
 T = TypeVar("T")
@@ -177,7 +178,9 @@ class CrmBot(TeamsActivityHandler):
     async def _answer_invoke(turn_context: TurnContext, card: Card) -> None:
         body = {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
         await turn_context.send_activity(
-            Activity(type=ActivityTypes.invoke_response, value=InvokeResponse(200, body))
+            Activity(
+                type=ActivityTypes.invoke_response, value=InvokeResponse(status=200, body=body)
+            )
         )
 
     @staticmethod
@@ -210,7 +213,24 @@ class CrmBot(TeamsActivityHandler):
         activity = turn_context.activity
         if activity.name == ADAPTIVE_CARD_ACTION:
             return await self._on_card_action(turn_context)
+        if activity.name == COMPOSE_QUERY:
+            return await self._on_search(turn_context)
         return await super().on_invoke_activity(turn_context)
+
+    async def _on_search(self, turn_context: TurnContext) -> InvokeResponse:
+        """The compose box search: Teams gives up after 5 s, so this does one find and renders
+        at most a handful of cards; a refusal becomes a message in the result list."""
+        caller = self._caller(turn_context)
+        text = _search_text(turn_context.activity.value)
+        try:
+            attachments = await self._run(lambda: self._actions.search(caller, text))
+        except DomainError as error:
+            message = error_message(caller.t, error.code, error.params)
+            return InvokeResponse(
+                status=200, body={"composeExtension": {"type": "message", "text": message}}
+            )
+        result = {"type": "result", "attachmentLayout": "list", "attachments": attachments}
+        return InvokeResponse(status=200, body={"composeExtension": result})
 
     async def _on_card_action(self, turn_context: TurnContext) -> InvokeResponse:
         """Answer with the refreshed card in the HTTP response (the SDK's own path for this
@@ -248,6 +268,18 @@ class CrmBot(TeamsActivityHandler):
     async def on_installation_update(self, turn_context: TurnContext) -> None:
         """Installation itself was recorded by ``on_turn``; the greeting comes with the
         conversation update Teams sends alongside."""
+
+
+def _search_text(value: object) -> str:
+    """The ``query`` parameter of a compose-extension query, whatever else was sent."""
+    parameters = value.get("parameters") if isinstance(value, dict) else None
+    if not isinstance(parameters, list):
+        return ""
+    for parameter in parameters:
+        if isinstance(parameter, dict) and parameter.get("name") == "query":
+            text = parameter.get("value")
+            return text if isinstance(text, str) else ""
+    return ""
 
 
 def _show_verb(verb_name: str) -> str:

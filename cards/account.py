@@ -26,8 +26,9 @@ from cards.elements import (
     text_input,
 )
 from cards.i18n import Translator
+from cards.lead import Pickable
 from cards.lists import ContactRow, LeadRow, contact_row, fitted, lead_row
-from domain.accounts import Account, Classification, Direction
+from domain.accounts import Classification, Direction
 from domain.services import AccountView
 from domain.settings import CatalogEntry, Stage
 from domain.validation import EMAIL_MAX, NAME_MAX, REASON_MAX, TITLE_MAX
@@ -83,7 +84,7 @@ def _documents(view: AccountView, t: Translator) -> list[Element]:
     return [heading(t.t("label.documents")), action_set(links), *more_line(t, hidden)]
 
 
-def _actions(view: AccountView, t: Translator, other_accounts: Sequence[Account]) -> list[Element]:
+def _actions(view: AccountView, t: Translator, other_accounts: Sequence[Pickable]) -> list[Element]:
     account = view.account
     data: dict[str, DataValue] = {verbs.ACCOUNT_ID: account.id, verbs.VERSION: account.version}
     required = t.t("input.required")
@@ -165,7 +166,7 @@ def _build(
     contacts: Sequence[ContactRow],
     leads: Sequence[LeadRow],
     stages: Mapping[str, Stage],
-    other_accounts: Sequence[Account],
+    other_accounts: Sequence[Pickable],
     limit: int,
 ) -> Card:
     account = view.account
@@ -204,7 +205,7 @@ def account_card(
     contacts: Sequence[ContactRow] = (),
     leads: Sequence[LeadRow] = (),
     stages: Mapping[str, Stage] | None = None,
-    other_accounts: Sequence[Account] = (),
+    other_accounts: Sequence[Pickable] = (),
 ) -> Card:
     """``contacts`` and ``leads`` are the folder's (the view does not carry them), ``stages``
     resolves the leads' stages (``cards.lists.stages_by_id``), ``other_accounts`` are the

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Final, Protocol
 from urllib.parse import quote
 
 from cards import verbs
@@ -61,6 +61,24 @@ class LeadCardLimits:
             comment_chars=max(self.comment_chars // 2, 80),
             cc=max(self.cc // 2, 1),
         )
+
+
+class Pickable(Protocol):
+    """Anything offered in a contact picker: a Contact, or a contact summary from a query."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def name(self) -> str: ...
+
+
+class Colleague(Protocol):
+    """Anything offered in the colleague picker: a User, or a user summary from a query."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
 
 
 def teams_user_id(user_id: UserId) -> str:
@@ -191,8 +209,8 @@ def _close_action(view: LeadView, t: Translator) -> Element:
 def _people_action(
     view: LeadView,
     t: Translator,
-    account_contacts: Sequence[Contact],
-    colleagues: Sequence[User],
+    account_contacts: Sequence[Pickable],
+    colleagues: Sequence[Colleague],
     limits: LeadCardLimits,
 ) -> Element:
     data = _lead_data(view)
@@ -245,7 +263,8 @@ def _people_action(
         )
         sections.append(show_card(t.t("action.remove_participant"), body, [remove]))
 
-    primaries = [contact for contact, _role in view.participants] + candidates
+    primaries: list[Pickable] = [contact for contact, _role in view.participants]
+    primaries += candidates
     if primaries:
         choices = [Choice(value=c.id, title=c.name) for c in primaries[: limits.choices]]
         body = [
@@ -329,8 +348,8 @@ def _more_action(view: LeadView, t: Translator, limits: LeadCardLimits) -> Eleme
 def _actions(
     view: LeadView,
     t: Translator,
-    account_contacts: Sequence[Contact],
-    colleagues: Sequence[User],
+    account_contacts: Sequence[Pickable],
+    colleagues: Sequence[Colleague],
     limits: LeadCardLimits,
 ) -> list[Element]:
     """At most six top-level buttons (what Teams shows); the rest sit behind "More"."""
@@ -366,8 +385,8 @@ def _build(
     view: LeadView,
     t: Translator,
     *,
-    account_contacts: Sequence[Contact],
-    colleagues: Sequence[User],
+    account_contacts: Sequence[Pickable],
+    colleagues: Sequence[Colleague],
     authors: Mapping[str, User],
     refresh_user_ids: Sequence[str] | None,
     limits: LeadCardLimits,
@@ -397,8 +416,8 @@ def lead_card(
     view: LeadView,
     t: Translator,
     *,
-    account_contacts: Sequence[Contact] = (),
-    colleagues: Sequence[User] = (),
+    account_contacts: Sequence[Pickable] = (),
+    colleagues: Sequence[Colleague] = (),
     authors: Mapping[str, User] | None = None,
     refresh_user_ids: Sequence[str] | None = None,
     limits: LeadCardLimits | None = None,

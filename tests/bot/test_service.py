@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
-from tests.bot.conftest import ALICE, Service
+import pytest
+
+from domain.errors import DomainError
+from storage.database import Database
+from tests.bot.conftest import ALICE, Service, database, settings_for, start_service  # noqa: F401
 from tests.support import activities
+from tests.support.cards import texts
+from tests.support.connector import StandInConnector
 
 
 async def test_healthz_answers_ok(service: Service) -> None:
@@ -62,3 +68,38 @@ async def test_a_connector_that_cannot_be_reached_is_a_503_not_a_500(service: Se
     )
     response = await service.post(activity)
     assert response.status == 503
+
+
+async def test_an_activity_without_a_teams_user_gets_a_polite_card(service: Service) -> None:
+    activity = activities.card_action(
+        "help", {}, service_url=service.connector.url, tenant_id=service.tenant_id, user=ALICE
+    )
+    del activity["from"]["aadObjectId"]
+    response = await service.post(activity)
+    assert response.status == 200
+    body = await response.json()
+    assert body["value"]["type"] == "AdaptiveCard"
+
+
+async def test_tenants_outside_the_allow_list_are_refused_and_nothing_is_stored(
+    database: Database,  # noqa: F811 - the storage suite's fixture
+    connector: StandInConnector,
+) -> None:
+    running, runner = await start_service(
+        settings_for(database, allowed_tenants=frozenset({"tenant-allowed"})),
+        connector,
+        "tenant-other",
+    )
+    try:
+        card = await running.say("new lead Sneaky")
+        assert "organisation" in texts(card).lower() or "organization" in texts(card).lower()
+        invoke = await running.press("help", {})
+        assert invoke["type"] == "AdaptiveCard"
+        assert database.conversations("tenant-other").personal_for_user(ALICE.aad_object_id) is None
+        with pytest.raises(DomainError):
+            running.runtime.crm.get_user("tenant-other", ALICE.aad_object_id)  # type: ignore[arg-type]
+        allowed = await running.say("help", tenant_id="tenant-allowed")
+        assert "new lead" in texts(allowed)
+    finally:
+        await running.http.close()
+        await runner.cleanup()
