@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from domain.errors import DomainError
@@ -97,7 +97,7 @@ class MoveStatus:
 @dataclass(frozen=True, slots=True)
 class ChangePrimary:
     pick: int
-    person: int | None
+    shift: int | None  # None: no Contact; 0: the same Contact again; else the next people
     keep_previous: bool
 
 
@@ -190,6 +190,10 @@ class Simulation:
         }
         return contacts, accounts
 
+    def _lead_index(self, pick: int) -> int:
+        """Counted from the newest lead, so short histories keep working the same deal."""
+        return len(self.leads) - 1 - pick % len(self.leads)
+
     def apply(self, step: Step) -> None:
         if isinstance(step, CreateLead):
             self.create_lead(step)
@@ -213,7 +217,7 @@ class Simulation:
     def move_status(self, step: MoveStatus) -> None:
         if not self.leads:
             return
-        index = step.pick % len(self.leads)
+        index = self._lead_index(step.pick)
         lead = self.model.leads[index]
         refused = _attempt(
             self.database, lambda: _move_status(self.crm, step.action, self.leads[index])
@@ -230,21 +234,22 @@ class Simulation:
     def change_primary(self, step: ChangePrimary) -> None:
         if not self.leads:
             return
-        index = step.pick % len(self.leads)
+        index = self._lead_index(step.pick)
         lead = self.model.leads[index]
+        person = None
+        if step.shift is not None:
+            person = ((lead.contact or 0) + step.shift) % len(EMPLOYER)
         self.crm.set_primary_contact(
             TENANT,
             ADMIN,
             self.leads[index],
-            None if step.person is None else self.contacts[step.person],
+            None if person is None else self.contacts[person],
             keep_previous_as_participant=step.keep_previous,
         )
-        if step.person == lead.contact:
+        if person == lead.contact:
             return
-        previous, lead.contact = lead.contact, step.person
-        self.model.touch(
-            {previous, step.person}, won_by=step.person if lead.status == WON else None
-        )
+        previous, lead.contact = lead.contact, person
+        self.model.touch({previous, person}, won_by=person if lead.status == WON else None)
 
     def set_statuses(self, step: SetStatuses) -> None:
         if step.of_account:
@@ -274,8 +279,29 @@ class Simulation:
         )
 
 
-@settings(max_examples=150, deadline=None)
-@given(st.lists(steps, max_size=25))
+# Histories that once went wrong or are easy to get wrong, replayed on every run.
+MARKED_PAST = [
+    CreateLead(0),
+    MoveStatus("win", 0),
+    SetStatuses(of_account=False, index=0, prospect=None, customer=CustomerStatus.PAST),
+]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(steps, min_size=4, max_size=40))
+@example([*MARKED_PAST, ChangePrimary(0, 0, keep_previous=False)])
+@example([*MARKED_PAST, MoveStatus("reopen", 0), MoveStatus("win", 0)])
+@example([*MARKED_PAST, MoveStatus("reopen", 0), MoveStatus("lose", 0)])
+@example([CreateLead(0), CreateLead(1), MoveStatus("win", 0), ChangePrimary(0, 2, True)])
+@example(
+    [
+        CreateLead(0),
+        MoveStatus("win", 0),
+        SetStatuses(of_account=False, index=0, prospect=ProspectStatus.LOST, customer=None),
+        SetStatuses(of_account=True, index=0, prospect=ProspectStatus.LOST, customer=None),
+        SetStatuses(of_account=False, index=0, prospect=ProspectStatus.NONE, customer=None),
+    ]
+)
 def test_contact_and_account_statuses_follow_the_model(history: list[Step]) -> None:
     simulation = Simulation()
     for step in history:
