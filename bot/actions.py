@@ -162,6 +162,15 @@ class Actions:
         query = " ".join(text.split())[:SEARCH_MAX]
         if not query:
             return []
+        try:
+            return self._search(caller, query)
+        except DomainError:
+            raise
+        except Exception:  # a search must answer within Teams' 5 s, even when storage fails
+            logger.exception("search failed", extra={"tenant": caller.tenant_id})
+            return []
+
+    def _search(self, caller: Caller, query: str) -> list[dict[str, Any]]:
         queries, viewer = self.queries(caller)
         results = queries.find(viewer, query, limit=SEARCH_PER_KIND)
         t = caller.t

@@ -54,8 +54,12 @@ CENTS = Decimal(100)
 
 
 def sort_key(text: str | None) -> str | None:
-    """Case-insensitive order and prefix search use one folded copy of the text."""
-    return text.casefold() if text is not None else None
+    """Case-insensitive order and prefix search use one folded copy of the text.
+
+    NUL is dropped: PostgreSQL refuses it in text, and a search typed with one must still
+    answer (stored names never contain it: the domain strips control characters).
+    """
+    return text.casefold().replace("\x00", "") if text is not None else None
 
 
 def amount_to_cents(amount: Decimal | None) -> int | None:
