@@ -160,7 +160,7 @@ class ContactRow(Base):
     __tablename__ = "contacts"
     __table_args__ = (
         Index("ix_contacts_tenant_name", "tenant_id", "name_key", "id"),
-        Index("ix_contacts_tenant_email", "tenant_id", "email_key"),
+        Index("ix_contacts_tenant_email", "tenant_id", "email_key", "id"),
         Index("ix_contacts_tenant_prospect", "tenant_id", "prospect_status", "name_key", "id"),
         Index("ix_contacts_tenant_customer", "tenant_id", "customer_status", "name_key", "id"),
         Index("ix_contacts_tenant_account", "tenant_id", "account_id", "name_key", "id"),

@@ -14,7 +14,18 @@ from datetime import UTC, datetime
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
-from sqlalchemy import CursorResult, Executable, and_, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Executable,
+    Table,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.accounts import Account
@@ -75,6 +86,7 @@ class _Tracked:
     new: bool
     loaded_version: int
     index_state: object
+    loaded_values: dict[str, Any] | None
 
 
 def history_values(event: DomainEvent) -> dict[str, Any]:
@@ -163,9 +175,12 @@ class SqlUnitOfWork:
                     _WRITERS[tracked.kind](self, tracked)
                 if events:
                     now = self._clock()
-                    self._session.execute(insert(HistoryRow), [history_values(e) for e in events])
+                    # Core inserts: the ORM's bulk path costs more than the rows themselves.
                     self._session.execute(
-                        insert(OutboxRow), [outbox_values(e, now) for e in events]
+                        insert(_table(HistoryRow)), [history_values(e) for e in events]
+                    )
+                    self._session.execute(
+                        insert(_table(OutboxRow)), [outbox_values(e, now) for e in events]
                     )
                 self._session.commit()
         except BaseException:
@@ -186,10 +201,11 @@ class SqlUnitOfWork:
                 return self._session.execute(statement)
             return self._session.execute(statement, params)
 
-    def rows(self, statement: Any) -> list[Any]:
+    def rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
         """ORM rows, refreshed from the database even if the session saw them before."""
+        options = {"populate_existing": True}
         with translated():
-            return list(self._session.scalars(statement.execution_options(populate_existing=True)))
+            return list(self._session.scalars(statement, params or {}, execution_options=options))
 
     def tracked(self, kind: str, key: str) -> Aggregate | None:
         found = self._seen.get((kind, key))
@@ -200,7 +216,8 @@ class SqlUnitOfWork:
         if existing is not None:
             return cast(A, existing.aggregate)
         state = None if new else _INDEX_STATE.get(kind, _no_state)(aggregate)
-        self._seen[(kind, key)] = _Tracked(kind, aggregate, new, aggregate.version, state)
+        values = None if new else _VALUES[kind](aggregate)
+        self._seen[(kind, key)] = _Tracked(kind, aggregate, new, aggregate.version, state, values)
         return aggregate
 
     def pending(self, kind: str) -> list[Aggregate]:
@@ -212,6 +229,10 @@ class SqlUnitOfWork:
         table: Any = row
         key_column = "tenant_id" if row is SettingsRow else "id"
         key = values[key_column]
+        # Only the columns that changed: fewer index entries to rewrite, and on PostgreSQL an
+        # update that touches no indexed column can stay on its page (a HOT update).
+        loaded = tracked.loaded_values or {}
+        changed = {name: value for name, value in values.items() if loaded.get(name) != value}
         statement = (
             update(row)
             .where(
@@ -219,7 +240,7 @@ class SqlUnitOfWork:
                 getattr(table, key_column) == key,
                 table.version == tracked.loaded_version,
             )
-            .values({**values, "version": tracked.loaded_version + 1})
+            .values({**changed, "version": tracked.loaded_version + 1})
             .execution_options(synchronize_session=False)
         )
         result = cast(CursorResult[Any], self._session.execute(statement))
@@ -422,6 +443,17 @@ _INDEX_STATE: dict[str, Callable[[Aggregate], object]] = {
     "lead": _lead_index,
 }
 
+_VALUES: dict[str, Callable[[Any], dict[str, Any]]] = {
+    "user": mapping.user_values,
+    "settings": mapping.settings_values,
+    "pipeline": mapping.pipeline_values,
+    "account": mapping.account_values,
+    "contact": mapping.contact_values,
+    "lead": mapping.lead_values,
+    "comment": mapping.comment_values,
+    "reminder": mapping.reminder_values,
+}
+
 _WRITERS: dict[str, Callable[[SqlUnitOfWork, _Tracked], None]] = {
     "user": SqlUnitOfWork.write_user,
     "settings": SqlUnitOfWork.write_settings,
@@ -435,6 +467,24 @@ _WRITERS: dict[str, Callable[[SqlUnitOfWork, _Tracked], None]] = {
 
 
 # --- repositories ----------------------------------------------------------------------------
+
+
+def _table(row: type[Base]) -> Table:
+    return cast(Table, row.__table__)
+
+
+_BY_ID: dict[type[Any], Any] = {}
+
+
+def _by_id(row: type[Any]) -> Any:
+    """Built once per table: building a statement costs more than running it by key."""
+    statement = _BY_ID.get(row)
+    if statement is None:
+        statement = select(row).where(
+            row.tenant_id == bindparam("tenant_id"), row.id == bindparam("key")
+        )
+        _BY_ID[row] = statement
+    return statement
 
 
 class _Repository:
@@ -457,9 +507,7 @@ class _Repository:
         found = self._uow.tracked(self.kind, key)
         if found is not None:
             return found
-        rows = self._uow.rows(
-            select(self.row).where(self.row.tenant_id == self._tenant_id, self.row.id == key)
-        )
+        rows = self._uow.rows(_by_id(self.row), {"tenant_id": self._tenant_id, "key": key})
         tracked = self._track(rows)
         return tracked[0] if tracked else None
 
@@ -684,6 +732,3 @@ class SqlReminders(_Repository):
 
     def add(self, reminder: Reminder) -> None:
         super().add(reminder)
-
-
-__all__ = ["SqlUnitOfWork", "and_"]

@@ -268,3 +268,22 @@ def test_member_lists_driven_by_index_tables_apply_access(crm: CRM, queries: Sql
     assert hot == [followed.id, own.id]
     following = [lead.id for lead in queries.leads(alice, LeadFilter(follower_id=ALICE)).items]
     assert following == [followed.id, own.id]
+
+
+def test_text_prefix_lists_name_matches_then_email_matches(crm: CRM, queries: SqlQueries) -> None:
+    for name, email in [
+        ("Mia Stone", "mia@x.com"),
+        ("Zoe Park", "mi.zoe@x.com"),
+        ("Milo Ray", None),
+        ("Abe Cole", "mike.abe@x.com"),
+        ("Bob Other", "bob@x.com"),
+    ]:
+        crm.create_contact(TENANT, ADMIN, name=name, email=email)
+    admin = queries.viewer(ADMIN)
+    expected = ["Mia Stone", "Milo Ray", "Zoe Park", "Abe Cole"]
+    for limit in (1, 2, 3, 4, 10):
+        walked = all_pages(
+            lambda **kw: queries.contacts(admin, ContactFilter(text_prefix="MI"), **kw),
+            limit=limit,
+        )
+        assert [c.name for c in walked] == expected  # type: ignore[attr-defined]
