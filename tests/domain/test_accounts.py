@@ -114,7 +114,7 @@ def test_interests_and_disinterests_come_from_the_catalog(crm: CRM) -> None:
     changed = crm.set_account_interests(
         TENANT, ADMIN, account.id, interests=[cloud], disinterests=[onprem]
     )
-    assert (changed.interests, changed.disinterests) == ({cloud}, {onprem})
+    assert (changed.interests, changed.disinterests) == (frozenset({cloud}), frozenset({onprem}))
     with pytest.raises(InvalidInput, match=r"input\.unknown_catalog_entry"):
         crm.set_account_interests(
             TENANT, ADMIN, account.id, interests=["blockchain"], disinterests=[]
@@ -154,7 +154,7 @@ def test_interest_can_move_to_disinterest(crm: CRM) -> None:
     account = make_account(crm)
     crm.set_account_interests(TENANT, ADMIN, account.id, interests=[cloud], disinterests=[])
     moved = crm.set_account_interests(TENANT, ADMIN, account.id, interests=[], disinterests=[cloud])
-    assert (moved.interests, moved.disinterests) == (frozenset(), {cloud})
+    assert (moved.interests, moved.disinterests) == (frozenset(), frozenset({cloud}))
 
 
 # --- responsibles ----------------------------------------------------------------------------

@@ -6,13 +6,14 @@ Errors carry stable codes and parameters the bot can translate.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
 
 from domain.accounts import Classification
+from domain.common import Aggregate
 from domain.errors import AccessDenied, Conflict, DomainError, InvalidInput, NotFound
 from domain.events import Change, DomainEvent, changes_between, to_json
 from domain.ids import UserId
@@ -398,8 +399,8 @@ def test_no_op_change_records_nothing_and_keeps_the_version(
 
 def _versions(database: FakeDatabase) -> dict[str, int]:
     store = database.store(TENANT)
-    tables = [store.users, store.settings, store.pipelines, store.accounts]
-    tables += [store.contacts, store.leads, store.reminders]
+    tables: list[Mapping[str, Aggregate]] = [store.users, store.settings, store.pipelines]
+    tables += [store.accounts, store.contacts, store.leads, store.reminders]
     return {key: item.version for table in tables for key, item in table.items()}
 
 

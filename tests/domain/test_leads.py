@@ -15,7 +15,7 @@ from domain.events import (
     LeadStatusChanged,
     event_names,
 )
-from domain.ids import UserId
+from domain.ids import ContactId, UserId
 from domain.leads import Participant
 from domain.services import CRM, NewContact
 from domain.statuses import LeadStatus
@@ -253,7 +253,7 @@ def test_participant_roles_change_and_participants_leave(crm: CRM) -> None:
         crm.remove_participant(TENANT, ADMIN, lead.id, other.id)
 
 
-def _lead_with_people(crm: CRM) -> tuple[str, str, str, str]:
+def _lead_with_people(crm: CRM) -> tuple[str, ContactId, ContactId, ContactId]:
     primary = make_contact(crm, name="Primary")
     cfo = make_contact(crm, name="Cfo")
     cto = make_contact(crm, name="Cto")

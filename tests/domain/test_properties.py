@@ -69,7 +69,7 @@ class Model:
             self.contact[person] = self._follow(
                 self.contact[person], self._leads_of({person}), person == won_by
             )
-        for account in {EMPLOYER[p] for p in touched} - {None}:
+        for account in {e for e in (EMPLOYER[p] for p in touched) if e is not None}:
             staff = {p for p, employer in enumerate(EMPLOYER) if employer == account}
             self.account[account] = self._follow(
                 self.account[account], self._leads_of(staff), won_by in staff
@@ -255,7 +255,7 @@ class Simulation:
         if step.of_account:
             staff = {p for p, employer in enumerate(EMPLOYER) if employer == step.index}
             table, kind = self.model.account, "account"
-            record_id = self.accounts[step.index]
+            record_id: str = self.accounts[step.index]
             change: Callable[..., object] = self.crm.set_account_statuses
         else:
             staff, table, kind = {step.index}, self.model.contact, "contact"
@@ -346,7 +346,8 @@ class StageSimulation:
         self.stages = {"main": [s.id for s in main.stages], "other": [s.id for s in other.stages]}
         self.pipelines = {"main": main.id, "other": other.id}
         self.lead_id = self.crm.create_lead(TENANT, ADMIN, title="Deal").id
-        self.is_open, self.pipeline, self.stage = True, "main", self.stages["main"][0]
+        self.is_open, self.pipeline = True, "main"
+        self.stage: str = self.stages["main"][0]
 
     def apply(self, step: StageStep) -> None:
         if isinstance(step, ChangeStage):
