@@ -306,3 +306,12 @@ def test_follower_views_but_does_not_change_a_lead(crm: CRM) -> None:
     assert can_view_lead(_viewer(ALICE), followed, None)
     assert not can_change_lead(_viewer(ALICE), followed, None)
     assert not can_view_lead(_viewer(BOB), followed, None)
+
+
+def test_demoted_manager_no_longer_sees_the_former_team(crm: CRM, world: World) -> None:
+    crm.change_role(TENANT, ADMIN, BOB, Role.MANAGER)
+    crm.set_manager(TENANT, ADMIN, ALICE, BOB)
+    assert crm.get_account(TENANT, BOB, world.account).id == world.account
+    crm.change_role(TENANT, ADMIN, BOB, Role.MEMBER)
+    with pytest.raises(AccessDenied):
+        crm.get_account(TENANT, BOB, world.account)
