@@ -199,7 +199,7 @@ def test_update_lead_cleans_and_records_the_details(crm: CRM, database: FakeData
 
 
 @pytest.mark.parametrize("amount", ["-1", "abc", "1.001", "NaN", 1.5, True])
-def test_bad_amount_is_refused(crm: CRM, amount: object) -> None:
+def test_bad_amount_on_a_lead_is_refused(crm: CRM, amount: object) -> None:
     lead = make_lead(crm)
     with pytest.raises(InvalidInput, match=r"input\.invalid_amount"):
         crm.update_lead(TENANT, ADMIN, lead.id, amount=amount)
