@@ -45,6 +45,9 @@ IN_CONTACT_JOB_TITLE: Final = "contact_job_title"
 IN_PROSPECT_STATUS: Final = "prospect_status"
 IN_CUSTOMER_STATUS: Final = "customer_status"
 IN_QUERY: Final = "query_text"
+IN_KIND_PREFIX: Final = "kind_"  # one toggle per notification kind: kind_stage, kind_status...
+IN_MUTE_ALL: Final = "mute_all"
+IN_MUTE_LEAD: Final = "mute_lead"
 
 # --- verbs ----------------------------------------------------------------------------------
 HELP: Final = "help"
@@ -79,6 +82,14 @@ ACCOUNT_NEW_LEAD: Final = "account.new_lead"
 CONTACT_SHOW: Final = "contact.show"
 CONTACT_SET_STATUS: Final = "contact.set_status"
 
+NOTIFY_SETTINGS: Final = "notify.settings"
+NOTIFY_SAVE_DEFAULTS: Final = "notify.save_defaults"
+NOTIFY_LEAD: Final = "notify.lead"
+NOTIFY_SAVE_LEAD: Final = "notify.save_lead"
+
+_KINDS = tuple(
+    f"{IN_KIND_PREFIX}{kind}" for kind in ("stage", "status", "comment", "people", "amount_date")
+)
 _LEAD = (LEAD_ID, VERSION)
 _ACCOUNT = (ACCOUNT_ID, VERSION)
 _CONTACT = (CONTACT_ID, VERSION)
@@ -114,6 +125,10 @@ CONTRACT: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ACCOUNT_NEW_LEAD: ((ACCOUNT_ID,), (IN_LEAD_TITLE,)),
     CONTACT_SHOW: ((CONTACT_ID,), ()),
     CONTACT_SET_STATUS: (_CONTACT, (IN_PROSPECT_STATUS, IN_CUSTOMER_STATUS)),
+    NOTIFY_SETTINGS: ((), ()),
+    NOTIFY_SAVE_DEFAULTS: ((), (*_KINDS, IN_MUTE_ALL)),
+    NOTIFY_LEAD: ((LEAD_ID,), ()),
+    NOTIFY_SAVE_LEAD: ((LEAD_ID,), (*_KINDS, IN_MUTE_LEAD)),
 }
 
 ALL_VERBS: Final = frozenset(CONTRACT)

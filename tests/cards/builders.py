@@ -24,8 +24,12 @@ from cards import (
     verbs,
     welcome_card,
 )
+from cards.notification import lead_preferences_card, notification_card, preferences_card
+from domain.ids import LeadId, TenantId, UserId
+from domain.notifications import NotificationKind, NotificationPreferences
 from domain.statuses import LeadStatus
 from tests.cards.conftest import (
+    NOW,
     PageStub,
     PipelineStub,
     SearchStub,
@@ -125,7 +129,65 @@ def _account(t: Translator, *, can_change: bool = True, big: bool = False) -> di
     )
 
 
+def _changes(view: Any, count: int) -> list[dict[str, Any]]:
+    """One change record of every kind the dispatcher writes, repeated up to ``count``."""
+    stages = [stage.id for stage in view.pipeline.stages]
+    contact = view.contact.id if view.contact else "c-1"
+    kinds: list[dict[str, Any]] = [
+        {
+            "event": "lead.stage_changed",
+            "changes": [{"field": "stage_id", "before": stages[0], "after": stages[1]}],
+        },
+        {
+            "event": "lead.status_changed",
+            "changes": [{"field": "status", "before": "open", "after": "lost"}],
+            "reason": LONG[:200],
+        },
+        {"event": "lead.comment_added", "text": LONG},
+        {"event": "lead.participant_added", "contact_id": contact, "names": {contact: "Carla"}},
+        {"event": "lead.participant_removed", "contact_id": "gone", "names": {}},
+        {
+            "event": "lead.primary_contact_changed",
+            "changes": [{"field": "contact_id", "before": None, "after": contact}],
+            "names": {contact: "Carla"},
+        },
+        {
+            "event": "lead.updated",
+            "changes": [
+                {"field": "amount", "before": "1000.00", "after": "2500.50"},
+                {"field": "close_date", "before": None, "after": "2026-12-31"},
+            ],
+        },
+    ]
+    return [kinds[i % len(kinds)] for i in range(count)]
+
+
+def _notification(t: Translator, *, count: int = 7, huge: bool = False) -> dict[str, Any]:
+    view = make_lead_view(participants=100, followers=100) if huge else make_lead_view()
+    actor = make_user("Alice Seller")
+    return notification_card(
+        view, t, changes=_changes(view, count), actor=actor, at=view.lead.created_at or NOW
+    )
+
+
+def _preferences(*, custom: bool) -> NotificationPreferences:
+    preferences = NotificationPreferences(tenant_id=TenantId("t"), user_id=UserId("u"))
+    if custom:
+        preferences.defaults = frozenset({NotificationKind.STAGE, NotificationKind.STATUS})
+        preferences.lead_kinds = {LeadId("l-1"): frozenset({NotificationKind.COMMENT})}
+        preferences.muted_leads = frozenset({LeadId("l-2")})
+        preferences.muted_all = True
+    return preferences
+
+
 BUILDERS: dict[str, CardBuilder] = {
+    "notification": _notification,
+    "notification_huge": lambda t: _notification(t, count=60, huge=True),
+    "preferences": lambda t: preferences_card(_preferences(custom=False), t),
+    "preferences_custom": lambda t: preferences_card(_preferences(custom=True), t),
+    "lead_preferences": lambda t: lead_preferences_card(
+        _preferences(custom=True), t, lead_id="l-1", lead_title=LONG[:200]
+    ),
     "welcome": welcome_card,
     "help": help_card,
     "lead_open": lambda t: lead_card(make_lead_view(), t),
