@@ -35,11 +35,13 @@ from cards.elements import Button, Card
 from cards.i18n import Translator
 from cards.lead import lead_card
 from cards.lists import find_card, my_leads_card, pipeline_card, stages_by_id
-from cards.messages import domain_error_card, error_card, help_card, info_card, welcome_card
+from cards.messages import domain_error_card, error_card, help_card, welcome_card
+from cards.notification import chosen_kinds, lead_preferences_card, preferences_card
 from domain.access import Viewer
 from domain.accounts import Classification
 from domain.errors import DomainError, InvalidInput, NotFound
 from domain.ids import AccountId, LeadId, TenantId, UserId
+from domain.notifications import NotificationPreferences, NotificationSettings
 from domain.queries import (
     AccountFilter,
     ContactFilter,
@@ -58,6 +60,7 @@ logger = logging.getLogger(__name__)
 ID_MAX = 100
 SEARCH_MAX = 200
 SEARCH_PER_KIND = 5
+MENTION_CANDIDATES = 100
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 COLLEAGUES_SHOWN = 50
 CONTACTS_SHOWN = 50
@@ -77,6 +80,10 @@ class CardData:
 
     def __init__(self, raw: object) -> None:
         self._raw: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+
+    @property
+    def raw(self) -> Mapping[str, Any]:
+        return self._raw
 
     def id(self, key: str) -> str:
         value = self._raw.get(key)
@@ -136,9 +143,15 @@ def verb(name: str) -> Callable[[Handler], Handler]:
 class Actions:
     """The bot's use of the CRM: one method per command, one handler per card verb."""
 
-    def __init__(self, crm: CRM, queries: QueriesFactory) -> None:
+    def __init__(
+        self,
+        crm: CRM,
+        queries: QueriesFactory,
+        notifications: NotificationSettings | None = None,
+    ) -> None:
         self.crm = crm
         self._queries = queries
+        self.notifications = notifications or NotificationSettings(_NoPreferences(), crm.get_lead)
 
     # --- entry points (called in a worker thread) -------------------------------------------
 
@@ -273,6 +286,27 @@ class Actions:
             authors={str(uid): user for uid, user in view.comment_authors.items()},
         )
 
+    def mentioned(self, caller: Caller, text: str) -> list[UserId]:
+        """Colleagues named as ``@Display Name`` in a comment (cards can't carry Teams
+        mentions, so the name typed after "@" is matched against the tenant's people)."""
+        folded = text.casefold()
+        queries, _viewer = self.queries(caller)
+        people = queries.users(limit=MENTION_CANDIDATES).items
+        named = [u for u in people if f"@{u.display_name.casefold()}" in folded]
+        return [u.id for u in named if u.id != caller.user_id]
+
+    def preferences(self, caller: Caller) -> Card:
+        return preferences_card(self.notifications.of(caller.tenant_id, caller.user_id), caller.t)
+
+    def lead_preferences(self, caller: Caller, lead_id: str) -> Card:
+        lead = self.crm.get_lead(caller.tenant_id, caller.user_id, lead_id)
+        return lead_preferences_card(
+            self.notifications.of(caller.tenant_id, caller.user_id),
+            caller.t,
+            lead_id=lead.id,
+            lead_title=lead.title,
+        )
+
     def account(self, caller: Caller, account_id: str) -> Card:
         view = self.crm.account_view(caller.tenant_id, caller.user_id, account_id)
         queries, viewer = self.queries(caller)
@@ -377,9 +411,7 @@ class Actions:
             ),
             ACCOUNT: self._account_command,
             CONTACT: self._contact_command,
-            NOTIFICATIONS: lambda c, _cmd: info_card(
-                c.t, c.t.t("notifications.summary"), title=c.t.t("notifications.title")
-            ),
+            NOTIFICATIONS: lambda c, _cmd: self.preferences(c),
         }
         handler = handlers.get(command.name)
         return handler(caller, command) if handler else help_card(caller.t)
@@ -571,7 +603,9 @@ def _lead_add_follower(actions: Actions, caller: Caller, data: CardData) -> Card
 @verb(verbs.LEAD_COMMENT)
 def _lead_comment(actions: Actions, caller: Caller, data: CardData) -> Card:
     lead_id = LeadId(data.id(verbs.LEAD_ID))
-    actions.crm.comment(caller.tenant_id, caller.user_id, lead_id, data.text(verbs.IN_COMMENT))
+    text = data.text(verbs.IN_COMMENT)
+    mentions = actions.mentioned(caller, text) if "@" in text else []
+    actions.crm.comment(caller.tenant_id, caller.user_id, lead_id, text, mentions=mentions)
     return actions.lead(caller, lead_id)
 
 
@@ -677,3 +711,47 @@ def _contact_set_status(actions: Actions, caller: Caller, data: CardData) -> Car
         expected_version=data.version(),
     )
     return actions.contact(caller, contact_id)
+
+
+class _NoPreferences:
+    """Until storage is wired in (tests of the actions alone): everyone hears everything."""
+
+    def preferences_of(self, tenant_id: str, user_id: str) -> NotificationPreferences:
+        return NotificationPreferences(tenant_id=TenantId(tenant_id), user_id=UserId(user_id))
+
+    def save_preferences(self, preferences: NotificationPreferences) -> None:
+        raise InvalidInput("input.invalid", field="notifications")
+
+
+@verb(verbs.NOTIFY_SETTINGS)
+def _notify_settings(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return actions.preferences(caller)
+
+
+@verb(verbs.NOTIFY_SAVE_DEFAULTS)
+def _notify_save_defaults(actions: Actions, caller: Caller, data: CardData) -> Card:
+    actions.notifications.set_defaults(
+        caller.tenant_id,
+        caller.user_id,
+        kinds=chosen_kinds(data.raw),
+        muted_all=data.flag(verbs.IN_MUTE_ALL),
+    )
+    return actions.preferences(caller)
+
+
+@verb(verbs.NOTIFY_LEAD)
+def _notify_lead(actions: Actions, caller: Caller, data: CardData) -> Card:
+    return actions.lead_preferences(caller, data.id(verbs.LEAD_ID))
+
+
+@verb(verbs.NOTIFY_SAVE_LEAD)
+def _notify_save_lead(actions: Actions, caller: Caller, data: CardData) -> Card:
+    lead_id = data.id(verbs.LEAD_ID)
+    actions.notifications.set_for_lead(
+        caller.tenant_id,
+        caller.user_id,
+        lead_id,
+        kinds=chosen_kinds(data.raw),
+        muted=data.flag(verbs.IN_MUTE_LEAD),
+    )
+    return actions.lead_preferences(caller, lead_id)

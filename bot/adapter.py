@@ -22,6 +22,7 @@ from botframework.connector.aio import ConnectorClient
 from botframework.connector.auth import (
     AuthenticateRequestResult,
     BotFrameworkAuthentication,
+    ChannelValidation,
     ClaimsIdentity,
     ConnectorFactory,
     ServiceClientCredentialsFactory,
@@ -151,6 +152,11 @@ def build_adapter(
     settings: Settings, credentials_factory: ServiceClientCredentialsFactory | None = None
 ) -> CloudAdapter:
     """The CloudAdapter of the service; tests may pass a credentials factory of their own."""
+    if settings.openid_metadata_url:
+        # The public-cloud path the CloudAdapter takes reads this class attribute (the SDK's
+        # TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL key switches to a different, parameterized
+        # path), so tests point it at their own issuer and restore it afterwards.
+        ChannelValidation.open_id_metadata_endpoint = settings.openid_metadata_url
     configuration = settings.sdk_configuration()
     factory = CachingCredentialsFactory(
         credentials_factory or ConfigurationServiceClientCredentialFactory(configuration)

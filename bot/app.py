@@ -9,6 +9,7 @@ import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import timedelta
 
 from aiohttp import web
 from botbuilder.integration.aiohttp import CloudAdapter
@@ -19,10 +20,14 @@ from bot.adapter import build_adapter
 from bot.config import Settings
 from bot.http import MessagesEndpoint, healthz, readyz
 from bot.identity import ConversationRef, Speaker
+from bot.notify.dispatcher import Dispatcher, DispatcherOptions
+from bot.notify.limits import Limits
+from bot.notify.sender import Sender
 from bot.pages import privacy, terms
 from bot.state import DatabaseStorage
 from bot.teams import BotOptions, CrmBot
 from domain.ids import TenantId
+from domain.notifications import NotificationSettings
 from domain.services import CRM
 from storage.conversations import ConversationRef as StoredRef
 from storage.conversations import ConversationType
@@ -34,6 +39,7 @@ logger = logging.getLogger(__name__)
 WORKER_THREADS = 8
 # botbuilder's state keys carry channel and conversation ids already: one partition for all.
 STATE_PARTITION = "botbuilder"
+DISPATCHER_STOP_SECONDS = 10.0
 
 
 class StorageRegistry:
@@ -44,7 +50,12 @@ class StorageRegistry:
         self._crm = crm
 
     def register_user(self, speaker: Speaker) -> None:
+        """Also the moment notifications that were waiting for this person can go out, in the
+        language they speak."""
         self._crm.register_user(speaker.tenant_id, speaker.user_id, display_name=speaker.name)
+        notifications = self._database.notifications()
+        notifications.set_locale(speaker.tenant_id, speaker.user_id, speaker.locale)
+        notifications.wake(speaker.tenant_id, speaker.user_id)
 
     def remember_conversation(self, reference: ConversationRef) -> None:
         self._database.conversations(reference.tenant_id).upsert(
@@ -75,6 +86,7 @@ class Runtime:
     executor: ThreadPoolExecutor
     messages: MessagesEndpoint
     state: DatabaseStorage
+    dispatcher: Dispatcher
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -91,11 +103,25 @@ def build_runtime(
     crm = CRM(database.uow)
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="teamcrm")
     adapter = build_adapter(settings, credentials_factory)
+    dispatcher = Dispatcher(
+        database,
+        crm,
+        Sender(adapter, settings.app_id),
+        executor,
+        DispatcherOptions(
+            window=timedelta(seconds=settings.notify_window_seconds),
+            limits=Limits(enabled=settings.notify_rate_limits),
+            app_id=settings.app_id,
+        ),
+    )
     bot = CrmBot(
-        Actions(crm, database.queries),
+        Actions(
+            crm, database.queries, NotificationSettings(database.notifications(), crm.get_lead)
+        ),
         StorageRegistry(database, crm),
         executor,
         BotOptions(allowed_tenants=settings.allowed_tenants),
+        on_change=dispatcher.wake,
     )
     return Runtime(
         settings=settings,
@@ -106,6 +132,7 @@ def build_runtime(
         executor=executor,
         messages=MessagesEndpoint(adapter, bot),
         state=DatabaseStorage(database.key_value_store(STATE_PARTITION), executor),
+        dispatcher=dispatcher,
     )
 
 
@@ -126,9 +153,17 @@ def create_app(
             build_runtime, settings, credentials_factory=credentials_factory
         )
         app[RUNTIME] = runtime
+        stop = asyncio.Event()
+        task = (
+            asyncio.create_task(runtime.dispatcher.run(stop)) if settings.run_dispatcher else None
+        )
         try:
             yield
         finally:
+            stop.set()
+            if task is not None:
+                await asyncio.wait({task}, timeout=DISPATCHER_STOP_SECONDS)
+                task.cancel()
             runtime.executor.shutdown(wait=True, cancel_futures=False)
             await asyncio.to_thread(runtime.database.dispose)
 

@@ -38,6 +38,18 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() not in {"0", "false", "no", "off"}
 
 
+def _seconds(value: str | None, default: float) -> float:
+    if value is None or not value.strip():
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        raise ValueError(f"expected a number of seconds, not {value!r}") from None
+    if not 0 <= seconds <= 3600:
+        raise ValueError(f"expected between 0 and 3600 seconds, not {value!r}")
+    return seconds
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     app_id: str = ""
@@ -51,6 +63,11 @@ class Settings:
     allowed_tenants: frozenset[str] = frozenset()
     max_body_bytes: int = 256 * 1024
     run_dispatcher: bool = True
+    notify_window_seconds: float = 30.0
+    notify_rate_limits: bool = True
+    # Tests only, never read from the environment: where the SDK fetches the Bot Framework's
+    # OpenID metadata (and so its signing keys). Empty means botbuilder's built-in URL.
+    openid_metadata_url: str = ""
 
     @property
     def anonymous(self) -> bool:
@@ -80,6 +97,7 @@ class Settings:
             auto_migrate=_flag(env.get("TEAMCRM_AUTO_MIGRATE"), default=True),
             allowed_tenants=tenants,
             run_dispatcher=_flag(env.get("TEAMCRM_DISPATCHER"), default=True),
+            notify_window_seconds=_seconds(env.get("TEAMCRM_NOTIFY_WINDOW_SECONDS"), 30.0),
         )
 
     def sdk_configuration(self) -> _SdkConfiguration:

@@ -92,7 +92,10 @@ class CrmBot(TeamsActivityHandler):
         registry: Registry,
         executor: Executor,
         options: BotOptions | None = None,
+        *,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
+        self._on_change = on_change or (lambda: None)
         self._actions = actions
         self._registry = registry
         self._executor = executor
@@ -138,7 +141,7 @@ class CrmBot(TeamsActivityHandler):
 
     def _remember(self, activity: Activity, speaker: Speaker) -> None:
         """Register the user and keep their conversation reference, once per process."""
-        user_key = (speaker.tenant_id, speaker.user_id, speaker.name)
+        user_key = (speaker.tenant_id, speaker.user_id, speaker.name, speaker.locale)
         if user_key not in self._known_users:
             self._registry.register_user(speaker)
             self._known_users.add(user_key)
@@ -205,6 +208,7 @@ class CrmBot(TeamsActivityHandler):
             raw = text if text is not None else activity.text
             command = self._parser.parse(raw if isinstance(raw, str) else "")
             card = await self._run(lambda: self._actions.command(caller, command))
+        self._on_change()
         await turn_context.send_activity(MessageFactory.attachment(card_attachment(card)))
 
     # --- invokes ----------------------------------------------------------------------------
@@ -246,6 +250,7 @@ class CrmBot(TeamsActivityHandler):
             # Redelivered: don't apply twice, answer with the record's current card.
             verb_name = _show_verb(verb_name)
         card = await self._run(lambda: self._actions.execute(caller, verb_name, data))
+        self._on_change()
         body = {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
         return InvokeResponse(status=200, body=body)
 

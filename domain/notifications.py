@@ -189,7 +189,7 @@ class PreferencesStore(Protocol):
 class LeadVisibility(Protocol):
     """Raises the domain's refusal when the user may not see the lead (``CRM.get_lead``)."""
 
-    def __call__(self, tenant_id: TenantId, user_id: UserId, lead_id: str) -> object: ...
+    def __call__(self, tenant_id: TenantId, user_id: UserId, lead_id: str, /) -> object: ...
 
 
 class NotificationSettings:

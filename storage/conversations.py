@@ -124,6 +124,19 @@ class ConversationReferences:
             .order_by(ConversationReferenceRow.updated_at.desc())
         )
 
+    def seen_anywhere(self, aad_object_id: str) -> ConversationRef | None:
+        """The latest conversation where this user spoke to the bot (any kind): its
+        ``user_id`` (29:...) and service URL are what opening a 1:1 chat needs."""
+        return self._first(
+            select(ConversationReferenceRow)
+            .where(
+                ConversationReferenceRow.tenant_id == self._tenant_id,
+                ConversationReferenceRow.aad_object_id == aad_object_id,
+                ConversationReferenceRow.user_id.is_not(None),
+            )
+            .order_by(ConversationReferenceRow.updated_at.desc())
+        )
+
     def mark_inactive(self, conversation_id: str) -> bool:
         """After a 403 ``MessageWritesBlocked``: stop writing there until we hear back."""
         statement = (

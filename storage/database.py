@@ -23,6 +23,7 @@ from storage.activities import ProcessedActivities, purge_processed_activities
 from storage.conversations import ConversationReferences
 from storage.errors import StorageUnavailable, translated
 from storage.kv import KeyValueStore
+from storage.notifications import NotificationStore
 from storage.outbox import Outbox
 from storage.queries import SqlQueries
 from storage.uow import SqlUnitOfWork
@@ -129,6 +130,10 @@ class Database:
     def purge_processed_activities(self, older_than: timedelta) -> int:
         """Housekeeping for every tenant's claimed activity ids; returns how many went."""
         return purge_processed_activities(self.sessions, self._clock() - older_than)
+
+    def notifications(self) -> NotificationStore:
+        """Across tenants, like the outbox: follower notifications and their preferences."""
+        return NotificationStore(self.sessions, self.dialect, self._clock)
 
     def outbox(self) -> Outbox:
         """Across tenants: one worker drains everyone's notifications."""

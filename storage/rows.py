@@ -164,7 +164,7 @@ class ContactRow(Base):
         Index("ix_contacts_tenant_prospect", "tenant_id", "prospect_status", "name_key", "id"),
         Index("ix_contacts_tenant_customer", "tenant_id", "customer_status", "name_key", "id"),
         Index("ix_contacts_tenant_account", "tenant_id", "account_id", "name_key", "id"),
-        Index("ix_contacts_tenant_creator", "tenant_id", "created_by"),
+        Index("ix_contacts_tenant_creator", "tenant_id", "created_by", "account_id"),
     )
 
     tenant_id: Mapped[str] = mapped_column(TENANT_ID, primary_key=True)
@@ -432,3 +432,66 @@ class ProcessedActivityRow(Base):
 
 
 BOT_TABLES = ("bot_state", "conversation_references", "processed_activities")
+
+
+# --- follower notifications (migration 0005) -------------------------------------------------
+
+
+class NotificationPreferencesRow(Base):
+    """One user's notification choices and the language their notifications are written in."""
+
+    __tablename__ = "notification_preferences"
+
+    tenant_id: Mapped[str] = mapped_column(TENANT_ID, primary_key=True)
+    user_id: Mapped[str] = mapped_column(USER_ID, primary_key=True)
+    settings: Mapped[Json] = mapped_column(JSON)
+    locale: Mapped[str | None] = mapped_column(String(20))
+    version: Mapped[int] = mapped_column(Integer)
+    updated_at: Mapped[datetime]
+
+
+class NotificationRow(Base):
+    """One card for one person: the changes one actor made to one lead within the grouping
+    window. ``replaces_id`` points at a card already sent, which this one updates in place."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (
+        Index("ix_notifications_ready", "status", "available_at", "id"),
+        Index("ix_notifications_group", "tenant_id", "group_key", "id"),
+        Index("ix_notifications_recipient", "tenant_id", "recipient_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(TENANT_ID)
+    recipient_id: Mapped[str] = mapped_column(USER_ID)
+    lead_id: Mapped[str] = mapped_column(ID)
+    actor_id: Mapped[str | None] = mapped_column(USER_ID)
+    group_key: Mapped[str] = mapped_column(String(500))
+    changes: Mapped[list[Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer)
+    available_at: Mapped[datetime]
+    locked_by: Mapped[str | None] = mapped_column(String(100))
+    locked_until: Mapped[datetime | None]
+    first_event_at: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
+    replaces_id: Mapped[int | None] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    conversation_id: Mapped[str | None] = mapped_column(String(512))
+    activity_id: Mapped[str | None] = mapped_column(String(200))
+    last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class NotificationAttemptRow(Base):
+    """Every delivery attempt, so "why didn't I get it?" has an answer."""
+
+    __tablename__ = "notification_attempts"
+    __table_args__ = (Index("ix_notification_attempts_notification", "notification_id", "id"),)
+
+    id: Mapped[int] = mapped_column(SERIAL, primary_key=True, autoincrement=True)
+    notification_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer(), "sqlite"))
+    tenant_id: Mapped[str] = mapped_column(TENANT_ID)
+    at: Mapped[datetime]
+    outcome: Mapped[str] = mapped_column(String(16))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    detail: Mapped[str | None] = mapped_column(Text)

@@ -1,0 +1,515 @@
+"""Follower notifications on the database: preferences, the cards to deliver, every attempt.
+
+The dispatcher turns outbox events into notification rows (``fan_out``) in the same
+transaction that settles the event, so a crash can't make it fan out twice. Changes by one
+actor to one lead within the grouping window join the same row while it waits, or a new row
+that *replaces* the card already sent (delivered as an in-place update), so a follower sees one
+card. Delivery claims rows under a lease (``SKIP LOCKED`` on PostgreSQL) like the outbox.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from domain.errors import Conflict
+from domain.ids import LeadId, TenantId, UserId
+from domain.notifications import NotificationKind, NotificationPreferences
+from storage.dialects import upsert_insert
+from storage.errors import translated
+from storage.outbox import OutboxStatus
+from storage.rows import (
+    NotificationAttemptRow,
+    NotificationPreferencesRow,
+    NotificationRow,
+    OutboxRow,
+)
+
+
+class NotificationStatus(StrEnum):
+    PENDING = "pending"
+    PROCESSING = "processing"
+    WAITING = "waiting"  # nobody can reach the person yet: wakes when they talk to the bot
+    SENT = "sent"
+    UNDELIVERABLE = "undeliverable"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NewNotification:
+    recipient_id: UserId
+    lead_id: LeadId
+    actor_id: UserId | None
+    change: dict[str, Any]
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationJob:
+    """A claimed card to deliver; ``replaces`` is the sent card it updates, if any."""
+
+    id: int
+    tenant_id: TenantId
+    recipient_id: UserId
+    lead_id: LeadId
+    actor_id: UserId | None
+    changes: list[dict[str, Any]]
+    attempts: int
+    first_event_at: datetime
+    replaces_conversation_id: str | None
+    replaces_activity_id: str | None
+    replaces_pending: bool
+
+
+def _prefs_from_row(row: NotificationPreferencesRow) -> NotificationPreferences:
+    settings = row.settings or {}
+    return NotificationPreferences(
+        tenant_id=TenantId(row.tenant_id),
+        user_id=UserId(row.user_id),
+        version=row.version,
+        defaults=frozenset(NotificationKind(k) for k in settings.get("defaults", [])),
+        lead_kinds={
+            LeadId(lead): frozenset(NotificationKind(k) for k in kinds)
+            for lead, kinds in settings.get("lead_kinds", {}).items()
+        },
+        muted_leads=frozenset(LeadId(lead) for lead in settings.get("muted_leads", [])),
+        muted_all=bool(settings.get("muted_all", False)),
+    )
+
+
+def _prefs_to_json(preferences: NotificationPreferences) -> dict[str, Any]:
+    return {
+        "defaults": sorted(k.value for k in preferences.defaults),
+        "lead_kinds": {
+            lead: sorted(k.value for k in kinds) for lead, kinds in preferences.lead_kinds.items()
+        },
+        "muted_leads": sorted(preferences.muted_leads),
+        "muted_all": preferences.muted_all,
+    }
+
+
+class NotificationStore:
+    def __init__(
+        self, sessions: sessionmaker[Session], dialect: str, clock: Callable[[], datetime]
+    ) -> None:
+        self._sessions = sessions
+        self._dialect = dialect
+        self._clock = clock
+
+    # --- preferences ------------------------------------------------------------------------
+
+    def preferences(
+        self, tenant_id: str, user_ids: Iterable[str]
+    ) -> dict[UserId, NotificationPreferences]:
+        wanted = list(dict.fromkeys(user_ids))
+        if not wanted:
+            return {}
+        statement = select(NotificationPreferencesRow).where(
+            NotificationPreferencesRow.tenant_id == tenant_id,
+            NotificationPreferencesRow.user_id.in_(wanted),
+        )
+        with translated(), self._sessions() as session:
+            rows = session.scalars(statement).all()
+            return {UserId(row.user_id): _prefs_from_row(row) for row in rows if row.version > 0}
+
+    def preferences_of(self, tenant_id: str, user_id: str) -> NotificationPreferences:
+        """Stored choices, or the defaults (every kind, nothing muted) for someone new."""
+        found = self.preferences(tenant_id, [user_id]).get(UserId(user_id))
+        return found or NotificationPreferences(
+            tenant_id=TenantId(tenant_id), user_id=UserId(user_id)
+        )
+
+    def save_preferences(self, preferences: NotificationPreferences) -> None:
+        """Version-checked, like every aggregate; the events are dropped (history of
+        preferences is not kept)."""
+        if not preferences.pull_events():
+            return
+        now = self._clock()
+        values = {
+            "settings": _prefs_to_json(preferences),
+            "version": preferences.version + 1,
+            "updated_at": now,
+        }
+        with translated("notification_preferences"), self._sessions() as session, session.begin():
+            if preferences.version == 0:
+                existing = session.get(
+                    NotificationPreferencesRow, (preferences.tenant_id, preferences.user_id)
+                )
+                if existing is None:
+                    session.add(
+                        NotificationPreferencesRow(
+                            tenant_id=preferences.tenant_id,
+                            user_id=preferences.user_id,
+                            locale=None,
+                            **values,
+                        )
+                    )
+                    preferences.version = 1
+                    return
+            statement = (
+                update(NotificationPreferencesRow)
+                .where(
+                    NotificationPreferencesRow.tenant_id == preferences.tenant_id,
+                    NotificationPreferencesRow.user_id == preferences.user_id,
+                    NotificationPreferencesRow.version == preferences.version,
+                )
+                .values(**values)
+            )
+            if cast(CursorResult[Any], session.execute(statement)).rowcount != 1:
+                raise Conflict("notification_preferences", user_id=preferences.user_id)
+            preferences.version += 1
+
+    def set_locale(self, tenant_id: str, user_id: str, locale: str) -> None:
+        """The language notifications are written in: the last one the person used."""
+        now = self._clock()
+        with translated(), self._sessions() as session, session.begin():
+            statement = upsert_insert(session, NotificationPreferencesRow).values(
+                tenant_id=tenant_id,
+                user_id=user_id,
+                settings={},
+                locale=locale[:20],
+                version=0,
+                updated_at=now,
+            )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["tenant_id", "user_id"], set_={"locale": locale[:20]}
+                )
+            )
+
+    def locales(self, tenant_id: str, user_ids: Iterable[str]) -> dict[str, str]:
+        wanted = list(dict.fromkeys(user_ids))
+        statement = select(
+            NotificationPreferencesRow.user_id, NotificationPreferencesRow.locale
+        ).where(
+            NotificationPreferencesRow.tenant_id == tenant_id,
+            NotificationPreferencesRow.user_id.in_(wanted),
+        )
+        with translated(), self._sessions() as session:
+            return {user: locale for user, locale in session.execute(statement) if locale}
+
+    # --- fan-out ----------------------------------------------------------------------------
+
+    def fan_out(
+        self,
+        *,
+        tenant_id: str,
+        outbox_id: int,
+        worker_id: str,
+        entries: Iterable[NewNotification],
+        window: timedelta,
+    ) -> bool:
+        """Write the notifications of one outbox event and settle the event, atomically.
+
+        False when the event's lease was lost (another worker owns it now): nothing written.
+        """
+        now = self._clock()
+        with translated("notification"), self._sessions() as session, session.begin():
+            settled = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == outbox_id,
+                    OutboxRow.status == OutboxStatus.PROCESSING.value,
+                    OutboxRow.locked_by == worker_id,
+                )
+                .values(
+                    status=OutboxStatus.DONE.value, locked_by=None, locked_until=None, done_at=now
+                )
+                .execution_options(synchronize_session=False)
+            )
+            if cast(CursorResult[Any], settled).rowcount != 1:
+                return False
+            for entry in entries:
+                self._group(session, tenant_id, entry, window, now)
+        return True
+
+    def _group(
+        self,
+        session: Session,
+        tenant_id: str,
+        entry: NewNotification,
+        window: timedelta,
+        now: datetime,
+    ) -> None:
+        key = f"{entry.lead_id}:{entry.actor_id or '-'}:{entry.recipient_id}"
+        latest_query = (
+            select(NotificationRow)
+            .where(NotificationRow.tenant_id == tenant_id, NotificationRow.group_key == key)
+            .order_by(NotificationRow.id.desc())
+            .limit(1)
+        )
+        if self._dialect == "postgresql":
+            latest_query = latest_query.with_for_update()
+        latest = session.scalars(latest_query).first()
+        if latest is not None and latest.first_event_at >= entry.at - window:
+            if latest.status in {NotificationStatus.PENDING, NotificationStatus.WAITING}:
+                latest.changes = [*latest.changes, entry.change]
+                return
+            if latest.status in {NotificationStatus.SENT, NotificationStatus.PROCESSING}:
+                session.add(
+                    self._row(
+                        tenant_id,
+                        entry,
+                        key,
+                        now,
+                        changes=[*latest.changes, entry.change],
+                        first_event_at=latest.first_event_at,
+                        replaces_id=latest.id,
+                    )
+                )
+                return
+        session.add(
+            self._row(tenant_id, entry, key, now, changes=[entry.change], first_event_at=entry.at)
+        )
+
+    @staticmethod
+    def _row(
+        tenant_id: str,
+        entry: NewNotification,
+        key: str,
+        now: datetime,
+        *,
+        changes: list[dict[str, Any]],
+        first_event_at: datetime,
+        replaces_id: int | None = None,
+    ) -> NotificationRow:
+        return NotificationRow(
+            tenant_id=tenant_id,
+            recipient_id=entry.recipient_id,
+            lead_id=entry.lead_id,
+            actor_id=entry.actor_id,
+            group_key=key,
+            changes=changes,
+            status=NotificationStatus.PENDING.value,
+            attempts=0,
+            available_at=now,
+            first_event_at=first_event_at,
+            created_at=now,
+            replaces_id=replaces_id,
+        )
+
+    # --- delivery ---------------------------------------------------------------------------
+
+    def _claimable(self, now: datetime) -> Any:
+        return or_(
+            and_(
+                NotificationRow.status == NotificationStatus.PENDING.value,
+                NotificationRow.available_at <= now,
+            ),
+            and_(
+                NotificationRow.status == NotificationStatus.PROCESSING.value,
+                NotificationRow.locked_until < now,
+            ),
+        )
+
+    def claim(self, worker_id: str, *, limit: int, lease: timedelta) -> list[NotificationJob]:
+        now = self._clock()
+        candidates = (
+            select(NotificationRow.id)
+            .where(self._claimable(now))
+            .order_by(NotificationRow.id)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            candidates = candidates.with_for_update(skip_locked=True)
+        chosen = candidates.cte("chosen").prefix_with("MATERIALIZED", dialect="postgresql")
+        claim = (
+            update(NotificationRow)
+            .where(NotificationRow.id == chosen.c.id, self._claimable(now))
+            .values(
+                status=NotificationStatus.PROCESSING.value,
+                locked_by=worker_id,
+                locked_until=now + lease,
+                attempts=NotificationRow.attempts + 1,
+            )
+            .returning(NotificationRow.id)
+            .execution_options(synchronize_session=False)
+        )
+        with translated("notification"), self._sessions() as session, session.begin():
+            ids = [row.id for row in session.execute(claim).all()]
+            if not ids:
+                return []
+            rows = session.scalars(select(NotificationRow).where(NotificationRow.id.in_(ids))).all()
+            replaced_ids = {row.replaces_id for row in rows if row.replaces_id is not None}
+            replaced = (
+                {
+                    row.id: row
+                    for row in session.scalars(
+                        select(NotificationRow).where(NotificationRow.id.in_(replaced_ids))
+                    ).all()
+                }
+                if replaced_ids
+                else {}
+            )
+            jobs = []
+            for row in sorted(rows, key=lambda r: r.id):
+                previous = replaced.get(row.replaces_id) if row.replaces_id else None
+                jobs.append(
+                    NotificationJob(
+                        id=row.id,
+                        tenant_id=TenantId(row.tenant_id),
+                        recipient_id=UserId(row.recipient_id),
+                        lead_id=LeadId(row.lead_id),
+                        actor_id=UserId(row.actor_id) if row.actor_id else None,
+                        changes=list(row.changes),
+                        attempts=row.attempts,
+                        first_event_at=row.first_event_at,
+                        replaces_conversation_id=previous.conversation_id if previous else None,
+                        replaces_activity_id=previous.activity_id if previous else None,
+                        replaces_pending=bool(
+                            previous is not None
+                            and previous.status == NotificationStatus.PROCESSING.value
+                        ),
+                    )
+                )
+            return jobs
+
+    def _settle(
+        self,
+        job: NotificationJob,
+        worker_id: str,
+        *,
+        outcome: str,
+        status_code: int | None,
+        detail: str | None,
+        **values: Any,
+    ) -> bool:
+        now = self._clock()
+        statement = (
+            update(NotificationRow)
+            .where(
+                NotificationRow.id == job.id,
+                NotificationRow.status == NotificationStatus.PROCESSING.value,
+                NotificationRow.locked_by == worker_id,
+            )
+            .values(locked_by=None, locked_until=None, **values)
+            .execution_options(synchronize_session=False)
+        )
+        with translated("notification"), self._sessions() as session, session.begin():
+            settled = cast(CursorResult[Any], session.execute(statement)).rowcount == 1
+            session.add(
+                NotificationAttemptRow(
+                    notification_id=job.id,
+                    tenant_id=job.tenant_id,
+                    at=now,
+                    outcome=outcome if settled else f"{outcome}:lost_lease",
+                    status_code=status_code,
+                    detail=(detail or "")[:2000] or None,
+                )
+            )
+        return settled
+
+    def mark_sent(
+        self, job: NotificationJob, worker_id: str, *, conversation_id: str, activity_id: str | None
+    ) -> bool:
+        return self._settle(
+            job,
+            worker_id,
+            outcome="sent",
+            status_code=None,
+            detail=None,
+            status=NotificationStatus.SENT.value,
+            sent_at=self._clock(),
+            conversation_id=conversation_id,
+            activity_id=activity_id,
+        )
+
+    def retry_at(
+        self,
+        job: NotificationJob,
+        worker_id: str,
+        at: datetime,
+        *,
+        status_code: int | None,
+        detail: str,
+    ) -> bool:
+        return self._settle(
+            job,
+            worker_id,
+            outcome="retry",
+            status_code=status_code,
+            detail=detail,
+            status=NotificationStatus.PENDING.value,
+            available_at=at,
+            last_error=detail[:2000],
+        )
+
+    def mark_waiting(self, job: NotificationJob, worker_id: str, detail: str) -> bool:
+        """Nobody can reach the person yet; ``wake`` releases it when they show up."""
+        return self._settle(
+            job,
+            worker_id,
+            outcome="waiting",
+            status_code=None,
+            detail=detail,
+            status=NotificationStatus.WAITING.value,
+            last_error=detail[:2000],
+        )
+
+    def mark_undeliverable(
+        self, job: NotificationJob, worker_id: str, *, status_code: int | None, detail: str
+    ) -> bool:
+        return self._settle(
+            job,
+            worker_id,
+            outcome="undeliverable",
+            status_code=status_code,
+            detail=detail,
+            status=NotificationStatus.UNDELIVERABLE.value,
+            last_error=detail[:2000],
+        )
+
+    def wake(self, tenant_id: str, user_id: str) -> int:
+        """The person can be reached now: their waiting notifications go out."""
+        statement = (
+            update(NotificationRow)
+            .where(
+                NotificationRow.tenant_id == tenant_id,
+                NotificationRow.recipient_id == user_id,
+                NotificationRow.status == NotificationStatus.WAITING.value,
+            )
+            .values(status=NotificationStatus.PENDING.value, available_at=self._clock())
+            .execution_options(synchronize_session=False)
+        )
+        with translated(), self._sessions() as session, session.begin():
+            return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+    # --- inspection -------------------------------------------------------------------------
+
+    def counts(self) -> dict[str, int]:
+        statement = select(NotificationRow.status, func.count()).group_by(NotificationRow.status)
+        with translated(), self._sessions() as session:
+            return {status: int(count) for status, count in session.execute(statement)}
+
+    def for_recipient(self, tenant_id: str, user_id: str) -> list[Mapping[str, Any]]:
+        statement = (
+            select(NotificationRow)
+            .where(NotificationRow.tenant_id == tenant_id, NotificationRow.recipient_id == user_id)
+            .order_by(NotificationRow.id)
+        )
+        with translated(), self._sessions() as session:
+            return [
+                {
+                    "id": row.id,
+                    "status": row.status,
+                    "changes": row.changes,
+                    "attempts": row.attempts,
+                    "replaces_id": row.replaces_id,
+                    "activity_id": row.activity_id,
+                }
+                for row in session.scalars(statement).all()
+            ]
+
+    def attempts(self, notification_id: int) -> list[tuple[str, int | None]]:
+        statement = (
+            select(NotificationAttemptRow.outcome, NotificationAttemptRow.status_code)
+            .where(NotificationAttemptRow.notification_id == notification_id)
+            .order_by(NotificationAttemptRow.id)
+        )
+        with translated(), self._sessions() as session:
+            return [(outcome, code) for outcome, code in session.execute(statement)]

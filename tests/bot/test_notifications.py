@@ -1,0 +1,365 @@
+"""Followers hear about changes in their own 1:1 chat: the right people, once, grouped, within
+Teams' limits, through 429s, 5xx and blocked chats, across crashes and several workers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from bot.notify.dispatcher import Dispatcher, DispatcherOptions
+from bot.notify.limits import Limits
+from bot.notify.sender import Sender
+from cards import verbs
+from domain.users import Role
+from storage.database import Database
+from tests.bot.conftest import (
+    ALICE,
+    BOB,
+    CAROL,
+    Service,
+    check_card,
+    settings_for,
+    start_service,
+)
+from tests.support import activities
+from tests.support.activities import Person
+from tests.support.cards import action_data, choices, has_action, texts
+from tests.support.connector import Failure, StandInConnector
+
+FAST = DispatcherOptions(backoff_base=0.01, poll_interval=0.05, lease=timedelta(seconds=30))
+
+
+def personal(person: Person) -> str:
+    return f"a:personal-{person.aad_object_id}"
+
+
+@pytest.fixture
+async def notifying(
+    database: Database,  # noqa: F811 - the storage suite's fixture
+    connector: StandInConnector,
+) -> AsyncIterator[Service]:
+    """The service with its dispatcher stopped: tests drive delivery step by step."""
+    running, runner = await start_service(
+        settings_for(database, run_dispatcher=False), connector, "tenant-notify"
+    )
+    yield running
+    await running.http.close()
+    await runner.cleanup()
+
+
+def dispatcher(service: Service, options: DispatcherOptions = FAST) -> Dispatcher:
+    runtime = service.runtime
+    return Dispatcher(
+        runtime.database,
+        runtime.crm,
+        Sender(runtime.adapter, ""),
+        runtime.executor,
+        options,
+    )
+
+
+async def followed_lead(service: Service) -> dict[str, Any]:
+    """Alice's lead, followed by Bob (who opened the bot once)."""
+    await service.say("help", user=ALICE)
+    await service.say("help", user=BOB)
+    card = await service.say("new lead Fleet renewal for Acme")
+    bob = next(v for t, v in choices(card, verbs.IN_FOLLOWER_USER_ID).items() if "Bob" in t)
+    return await service.press(
+        verbs.LEAD_ADD_FOLLOWER,
+        {**action_data(card, verbs.LEAD_ADD_FOLLOWER), verbs.IN_FOLLOWER_USER_ID: bob},
+    )
+
+
+async def change_stage(service: Service, card: dict[str, Any], probability: str) -> dict[str, Any]:
+    stage = next(v for t, v in choices(card, verbs.IN_STAGE_ID).items() if probability in t)
+    return await service.press(
+        verbs.LEAD_CHANGE_STAGE,
+        {**action_data(card, verbs.LEAD_CHANGE_STAGE), verbs.IN_STAGE_ID: stage},
+    )
+
+
+def cards_to(service: Service, person: Person) -> list[dict[str, Any]]:
+    """Notification cards posted to the person's 1:1 chat (not replies to their messages)."""
+    return [
+        card
+        for sent in service.connector.to(personal(person))
+        if sent.method == "POST"
+        for card in sent.cards
+        if has_action(card, verbs.NOTIFY_LEAD)
+    ]
+
+
+async def test_a_follower_hears_of_a_stage_change_and_the_actor_does_not(
+    notifying: Service,
+) -> None:
+    card = await followed_lead(notifying)
+    before_alice = len(cards_to(notifying, ALICE))
+    await change_stage(notifying, card, "50")
+    await dispatcher(notifying).drain()
+    received = cards_to(notifying, BOB)
+    assert len(received) == 1
+    notice = check_card(received[0])
+    assert "Alice Seller" in texts(notice)
+    assert "New → Proposal" in texts(notice)
+    assert "Fleet renewal" in texts(notice)
+    assert action_data(notice, verbs.NOTIFY_LEAD)[verbs.LEAD_ID]
+    assert len(cards_to(notifying, ALICE)) == before_alice
+
+
+async def test_changes_in_one_burst_arrive_as_one_card(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    card = await change_stage(notifying, card, "25")
+    card = await notifying.press(
+        verbs.LEAD_COMMENT, {**action_data(card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "Go!"}
+    )
+    await dispatcher(notifying).drain()
+    received = cards_to(notifying, BOB)
+    assert len(received) == 1
+    assert "Go!" in texts(received[0])
+    assert "New → Qualified" in texts(received[0])
+
+
+async def test_a_change_after_the_card_went_out_updates_that_card(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    mark = len(notifying.connector.to(personal(BOB)))
+    worker = dispatcher(notifying)
+    card = await change_stage(notifying, card, "25")
+    await worker.drain()
+    await change_stage(notifying, card, "50")
+    await worker.drain()
+    sent = notifying.connector.to(personal(BOB))[mark:]
+    assert [s.method for s in sent] == ["POST", "PUT"]
+    assert "/activities/activity-" in sent[1].path
+    assert "Qualified → Proposal" in texts(sent[1].cards[0])
+    assert "New → Qualified" in texts(sent[1].cards[0])
+
+
+async def test_a_new_burst_after_the_window_is_a_new_card(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    mark = len(notifying.connector.to(personal(BOB)))
+    worker = dispatcher(notifying, replace(FAST, window=timedelta(0)))
+    card = await change_stage(notifying, card, "25")
+    await worker.drain()
+    await change_stage(notifying, card, "50")
+    await worker.drain()
+    assert [s.method for s in notifying.connector.to(personal(BOB))[mark:]] == ["POST", "POST"]
+
+
+async def test_a_follower_who_muted_stage_changes_hears_comments_only(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    lead_id = action_data(card, verbs.LEAD_COMMENT)[verbs.LEAD_ID]
+    prefs = await notifying.press(verbs.NOTIFY_LEAD, {verbs.LEAD_ID: lead_id}, user=BOB)
+    data = {
+        **action_data(prefs, verbs.NOTIFY_SAVE_LEAD),
+        "kind_stage": "false",
+        "kind_status": "true",
+        "kind_comment": "true",
+        "kind_people": "true",
+        "kind_amount_date": "true",
+        verbs.IN_MUTE_LEAD: "false",
+    }
+    await notifying.press(verbs.NOTIFY_SAVE_LEAD, data, user=BOB)
+    worker = dispatcher(notifying)
+    card = await change_stage(notifying, card, "50")
+    await worker.drain()
+    assert cards_to(notifying, BOB) == []
+    await notifying.press(
+        verbs.LEAD_COMMENT, {**action_data(card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "News"}
+    )
+    await worker.drain()
+    assert len(cards_to(notifying, BOB)) == 1
+
+
+async def test_mute_everything_then_nothing_arrives(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    settings = await notifying.say("notifications", user=BOB)
+    data = {**action_data(settings, verbs.NOTIFY_SAVE_DEFAULTS), verbs.IN_MUTE_ALL: "true"}
+    saved = await notifying.press(verbs.NOTIFY_SAVE_DEFAULTS, data, user=BOB)
+    assert check_card(saved)["type"] == "AdaptiveCard"
+    await change_stage(notifying, card, "50")
+    await dispatcher(notifying).drain()
+    assert cards_to(notifying, BOB) == []
+
+
+async def test_a_mentioned_colleague_hears_even_without_following(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    # Bob stops following; Carol never did (she is an admin here, so she may see the lead).
+    await notifying.press(verbs.LEAD_UNFOLLOW, action_data(card, verbs.LEAD_UNFOLLOW), user=BOB)
+    await notifying.say("help", user=CAROL)
+    admin_view = notifying.runtime.crm
+    admin_view.change_role(
+        notifying.tenant_id,
+        ALICE.aad_object_id,
+        CAROL.aad_object_id,
+        Role.ADMIN,  # type: ignore[arg-type]
+    )
+    lead = await notifying.press(
+        verbs.LEAD_REFRESH, {verbs.LEAD_ID: action_data(card, verbs.LEAD_REFRESH)[verbs.LEAD_ID]}
+    )
+    await notifying.press(
+        verbs.LEAD_COMMENT,
+        {**action_data(lead, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "@Carol Director please look"},
+    )
+    await dispatcher(notifying).drain()
+    assert len(cards_to(notifying, CAROL)) == 1
+    assert cards_to(notifying, BOB) == []
+
+
+async def test_throttling_is_retried_honouring_retry_after(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    notifying.connector.fail_next(
+        personal(BOB),
+        Failure(429, {"error": {"code": "Throttled"}}, {"Retry-After": "0.2"}),
+        Failure(429, {"error": {"code": "Throttled"}}, {"Retry-After": "0.2"}),
+        Failure(503, {"error": {"code": "ServiceUnavailable"}}),
+        Failure(502, {}),
+    )
+    await change_stage(notifying, card, "50")
+    worker = dispatcher(notifying)
+    for _ in range(60):
+        await worker.drain()
+        if cards_to(notifying, BOB):
+            break
+        await asyncio.sleep(0.1)
+    assert len(cards_to(notifying, BOB)) == 1
+    store = notifying.runtime.database.notifications()
+    [row] = store.for_recipient(notifying.tenant_id, BOB.aad_object_id)
+    outcomes = store.attempts(row["id"])
+    assert [code for _outcome, code in outcomes] == [429, 429, 503, 502, None]
+    assert outcomes[-1][0] == "sent"
+
+
+async def test_a_blocked_chat_is_not_retried_and_is_marked_inactive(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    notifying.connector.fail_next(
+        personal(BOB), Failure(403, {"error": {"code": "MessageWritesBlocked"}})
+    )
+    await change_stage(notifying, card, "50")
+    await dispatcher(notifying).drain()
+    database = notifying.runtime.database
+    [row] = database.notifications().for_recipient(notifying.tenant_id, BOB.aad_object_id)
+    assert row["status"] == "undeliverable"
+    assert database.conversations(notifying.tenant_id).personal_for_user(BOB.aad_object_id) is None
+    assert cards_to(notifying, BOB) == []
+
+
+async def test_a_follower_nobody_can_reach_waits_until_they_talk_to_the_bot(
+    notifying: Service,
+) -> None:
+    await notifying.say("help", user=ALICE)
+    card = await notifying.say("new lead Quiet deal")
+    # Dave exists in the tenant (an admin registered him) but never talked to the bot.
+    dave = Person("aad-dave", "Dave Director", "dave@contoso.example")
+    notifying.runtime.crm.register_user(
+        notifying.tenant_id,  # type: ignore[arg-type]
+        dave.aad_object_id,  # type: ignore[arg-type]
+        display_name=dave.name,
+    )
+    await notifying.press(
+        verbs.LEAD_ADD_FOLLOWER,
+        {
+            **action_data(card, verbs.LEAD_ADD_FOLLOWER),
+            verbs.IN_FOLLOWER_USER_ID: dave.aad_object_id,
+        },
+    )
+    lead = await notifying.press(
+        verbs.LEAD_REFRESH, {verbs.LEAD_ID: action_data(card, verbs.LEAD_REFRESH)[verbs.LEAD_ID]}
+    )
+    await change_stage(notifying, lead, "50")
+    worker = dispatcher(notifying)
+    await worker.drain()
+    store = notifying.runtime.database.notifications()
+    assert [r["status"] for r in store.for_recipient(notifying.tenant_id, dave.aad_object_id)] == [
+        "waiting"
+    ]
+    await notifying.say("help", user=dave)
+    await worker.drain()
+    assert len(cards_to(notifying, dave)) == 1
+
+
+async def test_a_follower_known_only_from_a_channel_gets_a_new_1to1_chat(
+    notifying: Service,
+) -> None:
+    await notifying.say("help", user=ALICE)
+    channel = "19:sales@thread.tacv2;messageid=1"
+    await notifying.say(
+        "help", user=BOB, conversation_type="channel", conversation_id=channel, mention_bot=True
+    )
+    card = await notifying.say("new lead Channel deal")
+    await notifying.press(
+        verbs.LEAD_ADD_FOLLOWER,
+        {
+            **action_data(card, verbs.LEAD_ADD_FOLLOWER),
+            verbs.IN_FOLLOWER_USER_ID: BOB.aad_object_id,
+        },
+    )
+    lead = await notifying.press(
+        verbs.LEAD_REFRESH, {verbs.LEAD_ID: action_data(card, verbs.LEAD_REFRESH)[verbs.LEAD_ID]}
+    )
+    await change_stage(notifying, lead, "50")
+    await dispatcher(notifying).drain()
+    assert notifying.connector.created
+    new_chat = f"a:1on1-{BOB.teams_id}"
+    assert len(notifying.connector.to(new_chat)) == 1
+
+
+async def test_a_crash_mid_delivery_loses_nothing(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    await change_stage(notifying, card, "50")
+    short = replace(FAST, lease=timedelta(milliseconds=200))
+    crashed = dispatcher(notifying, short)
+    # The first worker fans out and claims the card, then dies before sending it.
+    await asyncio.get_running_loop().run_in_executor(None, crashed.fan_out)
+    store = notifying.runtime.database.notifications()
+    claimed = store.claim(crashed.worker_id, limit=10, lease=timedelta(milliseconds=200))
+    assert len(claimed) == 1
+    await asyncio.sleep(0.3)
+    await dispatcher(notifying, short).drain()
+    assert len(cards_to(notifying, BOB)) == 1
+
+
+async def test_three_workers_send_each_card_once(notifying: Service) -> None:
+    await notifying.say("help", user=ALICE)
+    people = [Person(f"aad-f{i}", f"Follower {i}", f"f{i}@contoso.example") for i in range(12)]
+    for person in people:
+        await notifying.say("help", user=person)
+    card = await notifying.say("new lead Busy deal")
+    for person in people:
+        card = await notifying.press(
+            verbs.LEAD_ADD_FOLLOWER,
+            {
+                **action_data(card, verbs.LEAD_ADD_FOLLOWER),
+                verbs.IN_FOLLOWER_USER_ID: person.aad_object_id,
+            },
+        )
+    await change_stage(notifying, card, "50")
+    workers = [dispatcher(notifying, replace(FAST, batch_size=3)) for _ in range(3)]
+    await asyncio.gather(*(w.drain() for w in workers))
+    for person in people:
+        assert len(cards_to(notifying, person)) == 1, person.name
+
+
+async def test_rate_limits_spread_a_burst_to_one_chat(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    worker = dispatcher(
+        notifying,
+        replace(
+            FAST, window=timedelta(0), limits=Limits(conversation=((2, 0.5),), tenant=((30, 1.0),))
+        ),
+    )
+    loop = asyncio.get_running_loop()
+    for index in range(4):
+        card = await notifying.press(
+            verbs.LEAD_COMMENT,
+            {**action_data(card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: f"note {index}"},
+        )
+        await loop.run_in_executor(None, worker.fan_out)
+    started = loop.time()
+    await worker.drain()
+    assert len(cards_to(notifying, BOB)) == 4
+    assert loop.time() - started >= 0.5
