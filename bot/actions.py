@@ -11,7 +11,7 @@ import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from bot.commands import (
     ACCOUNT,
@@ -24,8 +24,11 @@ from bot.commands import (
     NEW_LEAD,
     NOTIFICATIONS,
     PIPELINE,
+    SUBSCRIBE,
     UNFOLLOW,
+    UNSUBSCRIBE,
     Command,
+    fold,
     lead_number,
 )
 from cards import verbs
@@ -35,13 +38,17 @@ from cards.elements import Button, Card
 from cards.i18n import Translator
 from cards.lead import lead_card
 from cards.lists import find_card, my_leads_card, pipeline_card, stages_by_id
-from cards.messages import domain_error_card, error_card, help_card, welcome_card
+from cards.messages import domain_error_card, error_card, help_card, info_card, welcome_card
 from cards.notification import chosen_kinds, lead_preferences_card, preferences_card
 from domain.access import Viewer
 from domain.accounts import Classification
-from domain.errors import DomainError, InvalidInput, NotFound
+from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
 from domain.ids import AccountId, LeadId, TenantId, UserId
-from domain.notifications import NotificationPreferences, NotificationSettings
+from domain.notifications import (
+    NotificationPreferences,
+    NotificationSettings,
+    check_can_subscribe_channel,
+)
 from domain.queries import (
     AccountFilter,
     ContactFilter,
@@ -54,6 +61,7 @@ from domain.queries import (
 )
 from domain.services import CRM, NewContact
 from domain.statuses import CustomerStatus, ProspectStatus
+from domain.validation import clean_tag
 
 logger = logging.getLogger(__name__)
 
@@ -61,6 +69,23 @@ ID_MAX = 100
 SEARCH_MAX = 200
 SEARCH_PER_KIND = 5
 MENTION_CANDIDATES = 100
+TAG_WORDS = frozenset({"tag", "etiqueta", "etiquette"})
+
+
+class ChannelSubscriptions(Protocol):
+    def subscribe_channel(
+        self,
+        *,
+        tenant_id: str,
+        conversation_id: str,
+        target: str,
+        service_url: str,
+        bot_id: str,
+        created_by: str,
+    ) -> None: ...
+    def unsubscribe_channel(self, tenant_id: str, conversation_id: str) -> int: ...
+
+
 CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 COLLEAGUES_SHOWN = 50
 CONTACTS_SHOWN = 50
@@ -73,6 +98,10 @@ class Caller:
     tenant_id: TenantId
     user_id: UserId
     t: Translator
+    conversation_id: str = ""
+    conversation_type: str = "personal"
+    service_url: str = ""
+    bot_id: str = ""
 
 
 class CardData:
@@ -148,9 +177,11 @@ class Actions:
         crm: CRM,
         queries: QueriesFactory,
         notifications: NotificationSettings | None = None,
+        subscriptions: ChannelSubscriptions | None = None,
     ) -> None:
         self.crm = crm
         self._queries = queries
+        self.subscriptions = subscriptions or _NoSubscriptions()
         self.notifications = notifications or NotificationSettings(_NoPreferences(), crm.get_lead)
 
     # --- entry points (called in a worker thread) -------------------------------------------
@@ -412,9 +443,54 @@ class Actions:
             ACCOUNT: self._account_command,
             CONTACT: self._contact_command,
             NOTIFICATIONS: lambda c, _cmd: self.preferences(c),
+            SUBSCRIBE: self._subscribe,
+            UNSUBSCRIBE: self._unsubscribe,
         }
         handler = handlers.get(command.name)
         return handler(caller, command) if handler else help_card(caller.t)
+
+    @staticmethod
+    def _channel_of(caller: Caller) -> str:
+        """The channel itself, not the thread the command was typed in."""
+        if caller.conversation_type != "channel":
+            raise RuleViolation("channel.only_in_channel")
+        return caller.conversation_id.split(";", 1)[0]
+
+    def _subscribe(self, caller: Caller, command: Command) -> Card:
+        """``subscribe`` (default pipeline), ``subscribe <pipeline>`` or ``subscribe tag <t>``."""
+        channel = self._channel_of(caller)
+        check_can_subscribe_channel(self.crm.get_user(caller.tenant_id, caller.user_id).role)
+        t = caller.t
+        words = command.argument.split(maxsplit=1)
+        if len(words) == 2 and fold(words[0]) in TAG_WORDS:
+            tag = clean_tag(words[1])
+            target, shown = f"tag:{tag}", t.t("channel.target.tag", tag=tag)
+        else:
+            pipelines = self.crm.pipelines(caller.tenant_id)
+            wanted = fold(command.argument)
+            pipeline = next(
+                (p for p in pipelines if wanted and fold(p.name) == wanted),
+                None,
+            ) or (None if wanted else next((p for p in pipelines if p.is_default), None))
+            if pipeline is None:
+                raise NotFound("pipeline", name=command.argument)
+            target = f"pipeline:{pipeline.id}"
+            shown = t.t("channel.target.pipeline", name=pipeline.name)
+        self.subscriptions.subscribe_channel(
+            tenant_id=caller.tenant_id,
+            conversation_id=channel,
+            target=target,
+            service_url=caller.service_url,
+            bot_id=caller.bot_id,
+            created_by=caller.user_id,
+        )
+        return info_card(t, t.t("channel.subscribed", target=shown))
+
+    def _unsubscribe(self, caller: Caller, command: Command) -> Card:
+        channel = self._channel_of(caller)
+        check_can_subscribe_channel(self.crm.get_user(caller.tenant_id, caller.user_id).role)
+        count = self.subscriptions.unsubscribe_channel(caller.tenant_id, channel)
+        return info_card(caller.t, caller.t.plural("channel.unsubscribed", count))
 
     def _account_command(self, caller: Caller, command: Command) -> Card:
         account_id = self._account_by_name(caller, command.argument)
@@ -711,6 +787,16 @@ def _contact_set_status(actions: Actions, caller: Caller, data: CardData) -> Car
         expected_version=data.version(),
     )
     return actions.contact(caller, contact_id)
+
+
+class _NoSubscriptions:
+    """Without storage wired in, channels can't subscribe (tests of the actions alone)."""
+
+    def subscribe_channel(self, **_values: str) -> None:
+        raise RuleViolation("channel.not_allowed")
+
+    def unsubscribe_channel(self, tenant_id: str, conversation_id: str) -> int:
+        return 0
 
 
 class _NoPreferences:

@@ -24,9 +24,13 @@ CONTACT = "contact"
 FOLLOW = "follow"
 UNFOLLOW = "unfollow"
 NOTIFICATIONS = "notifications"
+SUBSCRIBE = "subscribe"
+UNSUBSCRIBE = "unsubscribe"
 
 # Commands whose argument is required; the others take none.
 WITH_ARGUMENT = frozenset({NEW_LEAD, LEAD, FIND, ACCOUNT, CONTACT, FOLLOW, UNFOLLOW})
+# Commands whose argument may be left out.
+OPTIONAL_ARGUMENT = frozenset({SUBSCRIBE})
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,6 +63,8 @@ class CommandParser:
         for alias, name in self._aliases:
             if folded == alias or folded.startswith(alias + " "):
                 rest = self._rest(cleaned, alias)
+                if name in OPTIONAL_ARGUMENT:
+                    return Command(name, rest)
                 if name not in WITH_ARGUMENT:
                     return Command(name) if not rest else None
                 if name == NEW_LEAD:

@@ -134,7 +134,13 @@ class CrmBot(TeamsActivityHandler):
             return
         turn_context.turn_state["teamcrm.speaker"] = speaker
         turn_context.turn_state["teamcrm.caller"] = Caller(
-            tenant_id=speaker.tenant_id, user_id=speaker.user_id, t=t
+            tenant_id=speaker.tenant_id,
+            user_id=speaker.user_id,
+            t=t,
+            conversation_id=speaker.conversation_id,
+            conversation_type=speaker.conversation_type,
+            service_url=str(activity.service_url),
+            bot_id=str(getattr(activity.recipient, "id", "") or ""),
         )
         turn_context.turn_state["teamcrm.fresh"] = fresh
         await super().on_turn(turn_context)

@@ -50,6 +50,8 @@ COMMANDS: Final = (
     "follow",
     "unfollow",
     "notifications",
+    "subscribe",
+    "unsubscribe",
 )
 # Not a command: the word between a new lead's title and its account ("new lead X for Acme").
 FOR_KEYWORD: Final = "for"

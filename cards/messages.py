@@ -37,6 +37,8 @@ USAGE: Final[Mapping[str, str]] = {
     "follow": "<{lead}>",
     "unfollow": "<{lead}>",
     "notifications": "",
+    "subscribe": "[{pipeline_or_tag}]",
+    "unsubscribe": "",
 }
 
 
@@ -48,6 +50,7 @@ def usage(t: Translator, command: str) -> str:
         lead=t.t("help.arg.lead"),
         text=t.t("help.arg.text"),
         name=t.t("help.arg.name"),
+        pipeline_or_tag=t.t("help.arg.pipeline_or_tag"),
         **{"for": t.command_word("for")},
     )
     return f"{t.command_word(command)} {arguments}".strip()

@@ -233,3 +233,28 @@ def chosen_kinds(values: Mapping[str, object]) -> list[str]:
         if values.get(kind_input(kind)) is True
         or str(values.get(kind_input(kind), "")).lower() == "true"
     ]
+
+
+def channel_post_card(view: LeadView, t: Translator, *, event: str) -> Card:
+    """A post in a subscribed channel: facts anyone there may read, and an *Open* button that
+    checks each person's own access when pressed."""
+    lead = view.lead
+    title_key = {"created": "channel.post.created", "won": "channel.post.won"}.get(
+        event, "channel.post.lost"
+    )
+    body: list[Element] = [text(t.t(title_key, title=lead.title), size="medium", weight="bolder")]
+    facts: list[tuple[str, str | None]] = [
+        ("label.account", view.account.name if view.account else None),
+        ("label.stage", t.stage(view.stage) if lead.is_open else t.lead_status(lead.status)),
+        (
+            "label.amount",
+            t.format_amount(lead.amount, lead.currency) if lead.amount is not None else None,
+        ),
+        ("label.close_date", t.format_date(lead.close_date) if lead.close_date else None),
+        ("label.owner", view.owner.display_name if view.owner else None),
+    ]
+    body += [plain(value, label=t.t(key), spacing="none") for key, value in facts if value]
+    if lead.lost_reason:
+        body.append(plain(lead.lost_reason, subtle=True))
+    open_lead = execute(t.t("action.open"), verbs.LEAD_SHOW, {verbs.LEAD_ID: lead.id}, inputs=False)
+    return card(t, body, [open_lead], fallback_text=t.t(title_key, title=lead.title))

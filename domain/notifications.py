@@ -15,9 +15,10 @@ from enum import StrEnum
 from typing import ClassVar, Protocol
 
 from domain.common import Aggregate, Clock, Stamp, SystemClock
-from domain.errors import InvalidInput
+from domain.errors import InvalidInput, RuleViolation
 from domain.events import DomainEvent, JsonValue, UserEvent, changes_between
 from domain.ids import LeadId, TenantId, UserId
+from domain.users import Role
 
 LEAD_OVERRIDES_MAX = 1000
 
@@ -234,3 +235,30 @@ class NotificationSettings:
         preferences.mute_lead(LeadId(lead_id), muted, stamp)
         self._store.save_preferences(preferences)
         return preferences
+
+
+CHANNEL_EVENTS = frozenset({"lead.created", "lead.status_changed"})
+CHANNEL_STATUSES = frozenset({"won", "lost"})
+
+
+def check_can_subscribe_channel(role: Role) -> None:
+    """Everyone in a channel sees what it is subscribed to, whatever their portfolio: only
+    the people who may see the whole team's deals can open that window."""
+    if role not in {Role.ADMIN, Role.MANAGER}:
+        raise RuleViolation("channel.not_allowed")
+
+
+def channel_event(record: Mapping[str, JsonValue]) -> str | None:
+    """``created``, ``won`` or ``lost`` for the events channels hear about, else ``None``."""
+    name = record.get("name")
+    if name == "lead.created":
+        return "created"
+    if name != "lead.status_changed":
+        return None
+    changes = record.get("changes")
+    for change in changes if isinstance(changes, list) else []:
+        if isinstance(change, dict) and change.get("field") == "status":
+            after = change.get("after")
+            if isinstance(after, str) and after in CHANNEL_STATUSES:
+                return after
+    return None

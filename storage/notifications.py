@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.errors import Conflict
@@ -25,6 +25,7 @@ from storage.dialects import upsert_insert
 from storage.errors import translated
 from storage.outbox import OutboxStatus
 from storage.rows import (
+    ChannelSubscriptionRow,
     NotificationAttemptRow,
     NotificationPreferencesRow,
     NotificationRow,
@@ -47,6 +48,7 @@ class NewNotification:
     actor_id: UserId | None
     change: dict[str, Any]
     at: datetime
+    grouped: bool = True  # channel posts are never merged: each deal is its own post
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -193,6 +195,78 @@ class NotificationStore:
         with translated(), self._sessions() as session:
             return {user: locale for user, locale in session.execute(statement) if locale}
 
+    # --- channel subscriptions --------------------------------------------------------------
+
+    def subscribe_channel(
+        self,
+        *,
+        tenant_id: str,
+        conversation_id: str,
+        target: str,
+        service_url: str,
+        bot_id: str,
+        created_by: str,
+    ) -> None:
+        """``target`` is ``pipeline:<id>`` or ``tag:<tag>``; subscribing twice is harmless."""
+        now = self._clock()
+        values = {"service_url": service_url, "bot_id": bot_id, "created_by": created_by}
+        with translated("channel_subscription"), self._sessions() as session, session.begin():
+            statement = upsert_insert(session, ChannelSubscriptionRow).values(
+                tenant_id=tenant_id,
+                conversation_id=conversation_id,
+                target=target,
+                created_at=now,
+                **values,
+            )
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["tenant_id", "conversation_id", "target"], set_=values
+                )
+            )
+
+    def unsubscribe_channel(self, tenant_id: str, conversation_id: str) -> int:
+        statement = delete(ChannelSubscriptionRow).where(
+            ChannelSubscriptionRow.tenant_id == tenant_id,
+            ChannelSubscriptionRow.conversation_id == conversation_id,
+        )
+        with translated(), self._sessions() as session, session.begin():
+            return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+    def channels_for(self, tenant_id: str, targets: Iterable[str]) -> list[tuple[str, str]]:
+        """(conversation id, subscriber) of the channels that hear about any of ``targets``."""
+        wanted = list(dict.fromkeys(targets))
+        statement = (
+            select(ChannelSubscriptionRow.conversation_id, ChannelSubscriptionRow.created_by)
+            .where(
+                ChannelSubscriptionRow.tenant_id == tenant_id,
+                ChannelSubscriptionRow.target.in_(wanted),
+            )
+            .order_by(ChannelSubscriptionRow.conversation_id)
+        )
+        with translated(), self._sessions() as session:
+            found: dict[str, str] = {}
+            for conversation_id, created_by in session.execute(statement):
+                found.setdefault(conversation_id, created_by)
+            return list(found.items())
+
+    def channel(self, tenant_id: str, conversation_id: str) -> tuple[str, str, str] | None:
+        """(service URL, bot id, subscriber) to post into a subscribed channel."""
+        statement = (
+            select(
+                ChannelSubscriptionRow.service_url,
+                ChannelSubscriptionRow.bot_id,
+                ChannelSubscriptionRow.created_by,
+            )
+            .where(
+                ChannelSubscriptionRow.tenant_id == tenant_id,
+                ChannelSubscriptionRow.conversation_id == conversation_id,
+            )
+            .limit(1)
+        )
+        with translated(), self._sessions() as session:
+            row = session.execute(statement).first()
+            return (row[0], row[1], row[2]) if row else None
+
     # --- fan-out ----------------------------------------------------------------------------
 
     def fan_out(
@@ -245,7 +319,7 @@ class NotificationStore:
         )
         if self._dialect == "postgresql":
             latest_query = latest_query.with_for_update()
-        latest = session.scalars(latest_query).first()
+        latest = session.scalars(latest_query).first() if entry.grouped else None
         if latest is not None and latest.first_event_at >= entry.at - window:
             if latest.status in {NotificationStatus.PENDING, NotificationStatus.WAITING}:
                 latest.changes = [*latest.changes, entry.change]

@@ -495,3 +495,18 @@ class NotificationAttemptRow(Base):
     outcome: Mapped[str] = mapped_column(String(16))
     status_code: Mapped[int | None] = mapped_column(Integer)
     detail: Mapped[str | None] = mapped_column(Text)
+
+
+class ChannelSubscriptionRow(Base):
+    """A team channel that hears about new, won and lost leads of a pipeline or a tag."""
+
+    __tablename__ = "channel_subscriptions"
+    __table_args__ = (Index("ix_channel_subscriptions_target", "tenant_id", "target"),)
+
+    tenant_id: Mapped[str] = mapped_column(TENANT_ID, primary_key=True)
+    conversation_id: Mapped[str] = mapped_column(String(512), primary_key=True)
+    target: Mapped[str] = mapped_column(String(200), primary_key=True)
+    service_url: Mapped[str] = mapped_column(String(500))
+    bot_id: Mapped[str] = mapped_column(String(200))
+    created_by: Mapped[str] = mapped_column(USER_ID)
+    created_at: Mapped[datetime]

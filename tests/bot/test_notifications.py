@@ -26,7 +26,6 @@ from tests.bot.conftest import (
     settings_for,
     start_service,
 )
-from tests.support import activities
 from tests.support.activities import Person
 from tests.support.cards import action_data, choices, has_action, texts
 from tests.support.connector import Failure, StandInConnector
@@ -40,7 +39,7 @@ def personal(person: Person) -> str:
 
 @pytest.fixture
 async def notifying(
-    database: Database,  # noqa: F811 - the storage suite's fixture
+    database: Database,
     connector: StandInConnector,
 ) -> AsyncIterator[Service]:
     """The service with its dispatcher stopped: tests drive delivery step by step."""
@@ -363,3 +362,63 @@ async def test_rate_limits_spread_a_burst_to_one_chat(notifying: Service) -> Non
     await worker.drain()
     assert len(cards_to(notifying, BOB)) == 4
     assert loop.time() - started >= 0.5
+
+
+CHANNEL = "19:deals@thread.tacv2"
+
+
+async def test_a_subscribed_channel_gets_posts_for_new_won_and_lost_leads(
+    notifying: Service,
+) -> None:
+    await notifying.say("help", user=ALICE)  # Alice is the tenant's first user: an admin
+    in_channel = {
+        "conversation_type": "channel",
+        "conversation_id": f"{CHANNEL};messageid=1",
+        "mention_bot": True,
+    }
+    confirmed = await notifying.say("subscribe", **in_channel)
+    assert "Sales" in texts(confirmed)
+    worker = dispatcher(notifying)
+    card = await notifying.say("new lead Harbour cranes for Port Authority")
+    card = await change_stage(notifying, card, "50")
+    await notifying.press(verbs.LEAD_WIN, action_data(card, verbs.LEAD_WIN))
+    await worker.drain()
+    posts = [c for s in notifying.connector.to(CHANNEL) for c in s.cards]
+    assert len(posts) == 2
+    assert "New lead: Harbour cranes" in texts(check_card(posts[0]))
+    assert "Won: Harbour cranes" in texts(check_card(posts[1]))
+    assert "Port Authority" in texts(posts[0])
+
+    await notifying.say("unsubscribe", **in_channel)
+    await notifying.say("new lead Another one")
+    await worker.drain()
+    assert len([c for s in notifying.connector.to(CHANNEL) for c in s.cards]) == 2
+
+
+async def test_a_channel_can_follow_a_tag(notifying: Service) -> None:
+    await notifying.say("help", user=ALICE)
+    in_channel = {"conversation_type": "channel", "conversation_id": CHANNEL, "mention_bot": True}
+    await notifying.say("subscribe tag Agency-X", **in_channel)
+    crm = notifying.runtime.crm
+    tenant, alice = notifying.tenant_id, ALICE.aad_object_id
+    crm.create_lead(tenant, alice, title="Via the agency", tags=["agency-x"])  # type: ignore[arg-type]
+    crm.create_lead(tenant, alice, title="Direct sale")  # type: ignore[arg-type]
+    await dispatcher(notifying).drain()
+    posts = [texts(c) for s in notifying.connector.to(CHANNEL) for c in s.cards]
+    assert any("Via the agency" in p for p in posts)
+    assert not any("Direct sale" in p for p in posts)
+
+
+async def test_members_cannot_subscribe_a_channel_and_chats_are_refused(
+    notifying: Service,
+) -> None:
+    await notifying.say("help", user=ALICE)
+    in_channel = {"conversation_type": "channel", "conversation_id": CHANNEL, "mention_bot": True}
+    refused = await notifying.say("subscribe", user=BOB, **in_channel)
+    assert "administrator or a manager" in texts(refused)
+    in_chat = await notifying.say("subscribe")
+    assert "team channels" in texts(in_chat)
+    assert (
+        notifying.runtime.database.notifications().channels_for(notifying.tenant_id, ["pipeline:x"])
+        == []
+    )
