@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime, time, tzinfo
 from functools import partial
 from typing import Any, Protocol
 
@@ -61,7 +62,7 @@ from domain.queries import (
 )
 from domain.services import CRM, NewContact
 from domain.statuses import CustomerStatus, ProspectStatus
-from domain.validation import clean_tag
+from domain.validation import clean_date, clean_tag
 
 logger = logging.getLogger(__name__)
 
@@ -102,6 +103,7 @@ class Caller:
     conversation_type: str = "personal"
     service_url: str = ""
     bot_id: str = ""
+    timezone: tzinfo = UTC
 
 
 class CardData:
@@ -682,6 +684,29 @@ def _lead_comment(actions: Actions, caller: Caller, data: CardData) -> Card:
     text = data.text(verbs.IN_COMMENT)
     mentions = actions.mentioned(caller, text) if "@" in text else []
     actions.crm.comment(caller.tenant_id, caller.user_id, lead_id, text, mentions=mentions)
+    return actions.lead(caller, lead_id)
+
+
+@verb(verbs.LEAD_REMIND)
+def _lead_remind(actions: Actions, caller: Caller, data: CardData) -> Card:
+    """The day and time come from the card in the user's own time zone."""
+    lead_id = LeadId(data.id(verbs.LEAD_ID))
+    day = clean_date(data.text(verbs.IN_REMINDER_DATE) or None, "reminder_date")
+    if day is None:
+        raise InvalidInput("input.required", field="reminder_date")
+    raw_time = data.text(verbs.IN_REMINDER_TIME).strip() or "09:00"
+    try:
+        moment = time.fromisoformat(raw_time)
+    except ValueError:
+        raise InvalidInput("input.invalid", field="reminder_time") from None
+    due = datetime.combine(day, moment, tzinfo=caller.timezone).astimezone(UTC)
+    actions.crm.schedule_reminder(
+        caller.tenant_id,
+        caller.user_id,
+        lead_id,
+        due_at=due,
+        text=data.text(verbs.IN_REMINDER_TEXT),
+    )
     return actions.lead(caller, lead_id)
 
 

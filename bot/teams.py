@@ -12,7 +12,9 @@ from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
+from datetime import UTC, tzinfo
 from typing import Any, Protocol, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from botbuilder.core import InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsActivityHandler
@@ -111,7 +113,10 @@ class CrmBot(TeamsActivityHandler):
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
-        t = Translator.for_teams(activity.locale if isinstance(activity.locale, str) else None)
+        zone = _timezone(activity)
+        t = Translator.for_teams(
+            activity.locale if isinstance(activity.locale, str) else None, tz=zone
+        )
         speaker = speaker_of(activity)
         if speaker is None:
             await self._refuse(turn_context, t, "user.unidentified")
@@ -141,6 +146,7 @@ class CrmBot(TeamsActivityHandler):
             conversation_type=speaker.conversation_type,
             service_url=str(activity.service_url),
             bot_id=str(getattr(activity.recipient, "id", "") or ""),
+            timezone=zone,
         )
         turn_context.turn_state["teamcrm.fresh"] = fresh
         await super().on_turn(turn_context)
@@ -279,6 +285,17 @@ class CrmBot(TeamsActivityHandler):
     async def on_installation_update(self, turn_context: TurnContext) -> None:
         """Installation itself was recorded by ``on_turn``; the greeting comes with the
         conversation update Teams sends alongside."""
+
+
+def _timezone(activity: Activity) -> tzinfo:
+    """The user's time zone as Teams reports it (``localTimezone``), UTC when absent or odd."""
+    name = getattr(activity, "local_timezone", None)
+    if isinstance(name, str) and 0 < len(name) <= 64:
+        try:
+            return ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            pass
+    return UTC
 
 
 def _search_text(value: object) -> str:

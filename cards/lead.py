@@ -321,6 +321,35 @@ def _email_link(view: LeadView, limits: LeadCardLimits) -> str | None:
     return mailto_link(to, cc[: limits.cc], view.lead.title)
 
 
+def _remind_action(view: LeadView, t: Translator) -> Element:
+    """A reminder for myself: a day, a time (in my time zone) and what to do."""
+    required = t.t("input.required")
+    body: list[Element] = [
+        {
+            "type": "Input.Date",
+            "id": verbs.IN_REMINDER_DATE,
+            "label": t.t("input.reminder_date"),
+            "isRequired": True,
+            "errorMessage": required,
+        },
+        {
+            "type": "Input.Time",
+            "id": verbs.IN_REMINDER_TIME,
+            "label": t.t("input.reminder_time"),
+            "value": "09:00",
+        },
+        text_input(
+            verbs.IN_REMINDER_TEXT,
+            t.t("input.reminder_text"),
+            max_length=REASON_MAX,
+            required=True,
+            error=required,
+        ),
+    ]
+    save = execute(t.t("action.save"), verbs.LEAD_REMIND, _lead_data(view))
+    return show_card(t.t("action.remind_me"), body, [save])
+
+
 def _more_action(view: LeadView, t: Translator, limits: LeadCardLimits) -> Element:
     actions: list[Element] = []
     if view.can_change:
@@ -334,6 +363,7 @@ def _more_action(view: LeadView, t: Translator, limits: LeadCardLimits) -> Eleme
         ]
         duplicate = execute(t.t("action.duplicate"), verbs.LEAD_DUPLICATE, _lead_data(view))
         actions.append(show_card(t.t("action.duplicate"), body, [duplicate]))
+        actions.append(_remind_action(view, t))
     link = _email_link(view, limits)
     if link:
         actions.append(open_url(t.t("action.email"), link))

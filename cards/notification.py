@@ -109,6 +109,13 @@ def describe(view: LeadView, t: Translator, change: Mapping[str, Any]) -> list[s
         before = _name(names, fields["contact_id"].get("before"))
         after = _name(names, fields["contact_id"].get("after"))
         lines.append(f"{t.t('label.contact')}: {before}{ARROW}{after}")
+    elif event == "lead.reminder_due":
+        due = change.get("due_at")
+        try:
+            shown = t.format_datetime(datetime.fromisoformat(str(due)))
+        except ValueError:
+            shown = str(due)
+        lines.append(t.t("notify.reminder", text=str(change.get("text", "")), due=shown))
     elif event == "lead.updated":
         currency = view.lead.currency
         if "currency" in fields:
@@ -137,13 +144,21 @@ def notification_card(
 ) -> Card:
     """What changed, by whom, when; then the lead card itself, plus "choose what I hear"."""
     lines = [line for change in changes[-CHANGES_SHOWN:] for line in describe(view, t, change)]
+    reminders_only = bool(changes) and all(
+        change.get("event") == "lead.reminder_due" for change in changes
+    )
+    title = (
+        t.t("notify.reminder_title", title=view.lead.title)
+        if reminders_only
+        else t.t(
+            "notify.title",
+            actor=actor.display_name if actor else t.t("user.unknown"),
+            title=view.lead.title,
+        )
+    )
     header: list[Element] = [
         text(
-            t.t(
-                "notify.title",
-                actor=actor.display_name if actor else t.t("user.unknown"),
-                title=view.lead.title,
-            ),
+            title,
             weight="bolder",
             size="medium",
         ),

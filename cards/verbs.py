@@ -48,6 +48,9 @@ IN_QUERY: Final = "query_text"
 IN_KIND_PREFIX: Final = "kind_"  # one toggle per notification kind: kind_stage, kind_status...
 IN_MUTE_ALL: Final = "mute_all"
 IN_MUTE_LEAD: Final = "mute_lead"
+IN_REMINDER_DATE: Final = "reminder_date"
+IN_REMINDER_TIME: Final = "reminder_time"
+IN_REMINDER_TEXT: Final = "reminder_text"
 
 # --- verbs ----------------------------------------------------------------------------------
 HELP: Final = "help"
@@ -72,6 +75,7 @@ LEAD_UNFOLLOW: Final = "lead.unfollow"
 LEAD_ADD_FOLLOWER: Final = "lead.add_follower"
 LEAD_COMMENT: Final = "lead.comment"
 LEAD_DUPLICATE: Final = "lead.duplicate"
+LEAD_REMIND: Final = "lead.remind"
 
 ACCOUNT_SHOW: Final = "account.show"
 ACCOUNT_CLASSIFY: Final = "account.classify"
@@ -118,6 +122,7 @@ CONTRACT: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     LEAD_ADD_FOLLOWER: (_LEAD, (IN_FOLLOWER_USER_ID, IN_FOLLOWER_EMAIL)),
     LEAD_COMMENT: (_LEAD, (IN_COMMENT,)),
     LEAD_DUPLICATE: (_LEAD, (IN_DUPLICATE_TITLE,)),
+    LEAD_REMIND: (_LEAD, (IN_REMINDER_DATE, IN_REMINDER_TIME, IN_REMINDER_TEXT)),
     ACCOUNT_SHOW: ((ACCOUNT_ID,), ()),
     ACCOUNT_CLASSIFY: (_ACCOUNT, (IN_CLASSIFICATION,)),
     ACCOUNT_ADD_RELATIONSHIP: (_ACCOUNT, (IN_OTHER_ACCOUNT_ID, IN_RELATIONSHIP_REASON)),

@@ -30,6 +30,7 @@ from storage.rows import (
     NotificationPreferencesRow,
     NotificationRow,
     OutboxRow,
+    ReminderRow,
 )
 
 
@@ -366,6 +367,47 @@ class NotificationStore:
             created_at=now,
             replaces_id=replaces_id,
         )
+
+    def queue_due_reminders(self, *, limit: int = 100) -> int:
+        """Due reminders become notifications for their assignee, once: ``notified_at`` is set
+        in the same transaction (PostgreSQL workers skip the rows another one holds)."""
+        now = self._clock()
+        due = (
+            select(ReminderRow)
+            .where(
+                ReminderRow.done.is_(False),
+                ReminderRow.notified_at.is_(None),
+                ReminderRow.due_at <= now,
+            )
+            .order_by(ReminderRow.due_at)
+            .limit(limit)
+        )
+        if self._dialect == "postgresql":
+            due = due.with_for_update(skip_locked=True)
+        with translated("reminder"), self._sessions() as session, session.begin():
+            reminders = session.scalars(due).all()
+            for reminder in reminders:
+                change = {
+                    "event": "lead.reminder_due",
+                    "text": reminder.text,
+                    "due_at": reminder.due_at.isoformat(),
+                }
+                entry = NewNotification(
+                    recipient_id=UserId(reminder.assignee_id),
+                    lead_id=LeadId(reminder.lead_id),
+                    actor_id=UserId(reminder.created_by) if reminder.created_by else None,
+                    change=change,
+                    at=now,
+                    grouped=False,
+                )
+                key = f"reminder:{reminder.id}"
+                session.add(
+                    self._row(
+                        reminder.tenant_id, entry, key, now, changes=[change], first_event_at=now
+                    )
+                )
+                reminder.notified_at = now
+            return len(reminders)
 
     # --- delivery ---------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ from tests.bot.conftest import (
     settings_for,
     start_service,
 )
+from tests.support import activities
 from tests.support.activities import Person
 from tests.support.cards import action_data, choices, has_action, texts
 from tests.support.connector import Failure, StandInConnector
@@ -422,3 +423,69 @@ async def test_members_cannot_subscribe_a_channel_and_chats_are_refused(
         notifying.runtime.database.notifications().channels_for(notifying.tenant_id, ["pipeline:x"])
         == []
     )
+
+
+async def test_a_due_reminder_notifies_its_assignee_in_their_time_zone(
+    notifying: Service,
+) -> None:
+    await notifying.say("help", user=ALICE)
+    card = await notifying.say("new lead Call back the CFO")
+    lead_id = action_data(card, verbs.LEAD_REMIND)[verbs.LEAD_ID]
+    activity = activities.card_action(
+        verbs.LEAD_REMIND,
+        {
+            verbs.LEAD_ID: lead_id,
+            verbs.IN_REMINDER_DATE: "2020-03-02",
+            verbs.IN_REMINDER_TIME: "09:30",
+            verbs.IN_REMINDER_TEXT: "Call Carla",
+        },
+        service_url=notifying.connector.url,
+        tenant_id=notifying.tenant_id,
+        user=ALICE,
+    )
+    activity["localTimezone"] = "America/Sao_Paulo"
+    future = dict(activity, id="later-reminder")
+    future["value"] = {
+        "action": {
+            "type": "Action.Execute",
+            "verb": verbs.LEAD_REMIND,
+            "data": {
+                verbs.LEAD_ID: lead_id,
+                verbs.IN_REMINDER_DATE: "2999-01-01",
+                verbs.IN_REMINDER_TEXT: "Far away",
+            },
+        }
+    }
+    for sent in (activity, future):
+        response = await notifying.post(sent)
+        assert response.status == 200
+    before = len(notifying.connector.to(personal(ALICE)))
+    await dispatcher(notifying).drain()
+    received = [c for s in notifying.connector.to(personal(ALICE))[before:] for c in s.cards]
+    assert len(received) == 1
+    shown = texts(check_card(received[0]))
+    assert "Reminder: Call back the CFO" in shown
+    assert "Call Carla" in shown
+    assert "Far away" not in shown
+    # 09:30 in São Paulo (UTC-3) is 12:30 UTC.
+    with notifying.runtime.database.engine.connect() as connection:
+        from sqlalchemy import select  # noqa: PLC0415 - only this test reads the row
+
+        from storage.rows import ReminderRow  # noqa: PLC0415
+
+        due = connection.execute(
+            select(ReminderRow.due_at).where(ReminderRow.text == "Call Carla")
+        ).scalar_one()
+    assert (due.hour, due.minute) == (12, 30)
+
+
+async def test_a_reminder_with_a_bad_date_is_refused_clearly(notifying: Service) -> None:
+    await notifying.say("help", user=ALICE)
+    card = await notifying.say("new lead Dated")
+    data = {
+        verbs.LEAD_ID: action_data(card, verbs.LEAD_REMIND)[verbs.LEAD_ID],
+        verbs.IN_REMINDER_DATE: "31/02/2026",
+        verbs.IN_REMINDER_TEXT: "x",
+    }
+    refused = await notifying.press(verbs.LEAD_REMIND, data)
+    assert "date" in texts(refused)

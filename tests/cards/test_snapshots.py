@@ -83,6 +83,11 @@ def test_open_lead_for_someone_who_works_it() -> None:
                     ["duplicate_title"],
                     [("Duplicate (upsell / renewal)", "lead.duplicate")],
                 ),
+                (
+                    "Remind me",
+                    ["reminder_date", "reminder_time", "reminder_text"],
+                    [("Save", "lead.remind")],
+                ),
                 ("Email the Contact", "Action.OpenUrl"),
                 ("Refresh", "lead.refresh"),
             ],
