@@ -502,7 +502,9 @@ def stage_change(database: Database, tenant: Tenant, rng: random.Random, runs: i
     )
 
 
-def open_database(engine: str, url: str | None) -> tuple[Database, Callable[[], None]]:
+def open_database(
+    engine: str, url: str | None, *, keep: bool = False
+) -> tuple[Database, Callable[[], None]]:
     if engine == "sqlite":
         path = Path(url.removeprefix("sqlite:///")) if url else Path("/tmp/teamcrm-bench.db")  # noqa: S108 - a scratch file
         for suffix in ("", "-wal", "-shm"):
@@ -525,22 +527,30 @@ def open_database(engine: str, url: str | None) -> tuple[Database, Callable[[], 
 
     def close() -> None:
         database.dispose()
-        with admin.begin() as connection:
-            connection.execute(DropSchema(schema, cascade=True, if_exists=True))
+        if not keep:
+            with admin.begin() as connection:
+                connection.execute(DropSchema(schema, cascade=True, if_exists=True))
         admin.dispose()
 
     return database, close
 
 
 def markdown(
-    engine: str, quick: bool, seeded: Seeded, results: Sequence[Result], command: str
+    engine: str,
+    *,
+    quick: bool,
+    seeded: Seeded,
+    results: Sequence[Result],
+    command: str,
+    load: tuple[float, float],
 ) -> str:
     rate = seeded.rows / seeded.seconds
     lines = [
         f"### {'SQLite' if engine == 'sqlite' else 'PostgreSQL'}{' (quick)' if quick else ''}",
         "",
         f"`{command}` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC; machine: {os.cpu_count()} cores, "
-        f"{platform.system()} {platform.machine()}, Python {platform.python_version()}.",
+        f"{platform.system()} {platform.machine()}, Python {platform.python_version()}; "
+        f"load average {load[0]:.1f} at start, {load[1]:.1f} at end (the machine is shared).",
         "",
         f"Seeding: {seeded.rows:,} rows (with index tables and one history row per lead) in "
         f"{seeded.seconds:.1f} s = **{rate:,.0f} rows/s**.",
@@ -585,15 +595,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help="database URL (default: a scratch SQLite file / local PG)")
     parser.add_argument("--runs", type=int, help="timed runs per query (default 100, quick 10)")
     parser.add_argument("--write", action="store_true", help="write BENCHMARKS.md on quick runs")
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL bench schema")
     args = parser.parse_args(argv)
     runs = args.runs or (10 if args.quick else 100)
-    database, close = open_database(args.engine, args.url)
+    database, close = open_database(args.engine, args.url, keep=args.keep)
+    load_before = os.getloadavg()[0]
     try:
         seeded, results = run(database, args.quick, runs)
     finally:
         close()
+    load = (load_before, os.getloadavg()[0])
     command = "python bench/storage.py --engine " + args.engine + (" --quick" if args.quick else "")
-    block = markdown(args.engine, args.quick, seeded, results, command)
+    block = markdown(
+        args.engine, quick=args.quick, seeded=seeded, results=results, command=command, load=load
+    )
     sys.stdout.write(block)
     if args.write or not args.quick:
         write_section(ROOT / "BENCHMARKS.md", block)

@@ -137,6 +137,17 @@ class ConversationReferences:
             .order_by(ConversationReferenceRow.updated_at.desc())
         )
 
+    def any_service_url(self) -> str | None:
+        """The Bot Connector URL this tenant was last heard through: opening a chat with someone
+        the bot never heard from needs one, and Teams routes each tenant to its region."""
+        with translated(), self._sessions() as session:
+            return session.scalars(
+                select(ConversationReferenceRow.service_url)
+                .where(ConversationReferenceRow.tenant_id == self._tenant_id)
+                .order_by(ConversationReferenceRow.updated_at.desc())
+                .limit(1)
+            ).first()
+
     def mark_inactive(self, conversation_id: str) -> bool:
         """After a 403 ``MessageWritesBlocked``: stop writing there until we hear back."""
         statement = (

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
@@ -44,7 +45,10 @@ def normalize_url(raw: str | URL | None) -> URL:
     """
     if raw is None or raw == "":
         raw = f"sqlite:///{Path.cwd() / DEFAULT_SQLITE_FILE}"
-    url = make_url(raw) if isinstance(raw, str) else raw
+    try:
+        url = make_url(raw) if isinstance(raw, str) else raw
+    except ArgumentError:
+        raise ValueError("not a database URL (use sqlite:///path or postgresql://...)") from None
     backend = url.get_backend_name()
     if backend in {"postgres", "postgresql"}:
         return url.set(drivername="postgresql+psycopg")

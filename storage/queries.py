@@ -578,13 +578,17 @@ class SqlQueries:
     # --- search -----------------------------------------------------------------------------
 
     def find(self, viewer: Viewer, text: str, *, limit: int = 5) -> SearchResults:
+        """A number ("42", "#42") is a lead number: people's names and emails are not searched
+        for it, which keeps the chat's most common lookup to one cheap query per kind."""
         query = text.strip()
         if not query:
             return SearchResults()
-        accounts = self.accounts(viewer, AccountFilter(name_prefix=query), limit=limit).items
-        contacts = self.contacts(viewer, ContactFilter(text_prefix=query), limit=limit).items
-        lead_statement = self._lead_base(viewer)
         number = _NUMBER.match(query)
+        accounts = self.accounts(viewer, AccountFilter(name_prefix=query), limit=limit).items
+        contacts: tuple[ContactSummary, ...] = ()
+        if number is None:
+            contacts = self.contacts(viewer, ContactFilter(text_prefix=query), limit=limit).items
+        lead_statement = self._lead_base(viewer)
         condition = _starts_with(LeadRow.title_key, query)
         if number is not None:
             condition = or_(LeadRow.number == int(number.group(1)), condition)

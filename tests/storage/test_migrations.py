@@ -107,6 +107,14 @@ def test_plain_urls_get_our_drivers(given: str, driver: str) -> None:
         assert Path(url.database).is_absolute()
 
 
+@pytest.mark.parametrize("given", ["not a url", "mysql://u@h/db"])
+def test_unusable_urls_are_refused_plainly(given: str) -> None:
+    from storage.database import normalize_url  # noqa: PLC0415 - the unit under test
+
+    with pytest.raises(ValueError, match="sqlite"):
+        normalize_url(given)
+
+
 def test_migrations_ship_inside_the_package() -> None:
     versions = importlib.resources.files("storage.migrations.versions")
     names = {entry.name for entry in versions.iterdir()}

@@ -195,6 +195,7 @@ def test_find_searches_names_titles_emails_and_lead_numbers(crm: CRM, queries: S
     assert [lead.title for lead in found.leads] == ["GLOBAL rollout"]
     by_number = queries.find(admin, f"#{lead.number}")
     assert [item.id for item in by_number.leads] == [lead.id]
+    assert by_number.contacts == ()
     assert queries.find(admin, "   ").leads == ()
 
 
