@@ -51,6 +51,7 @@ class StandInConnector:
         self.created: list[dict[str, Any]] = []
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self.members: dict[str, dict[str, Any]] = {}
+        self.delay = 0.0  # seconds before answering a send: lets a test catch work in flight
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._arrivals: asyncio.Condition | None = None
@@ -129,6 +130,8 @@ class StandInConnector:
         if failed is not None:
             return failed
         body = json.loads(await request.read() or b"{}")
+        if self.delay:
+            await asyncio.sleep(self.delay)
         await self._record(
             Sent(
                 method=request.method,
