@@ -18,6 +18,7 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 from bot.actions import Actions
 from bot.adapter import build_adapter
 from bot.config import Settings
+from bot.graph import GraphInstaller, graph_installer
 from bot.http import MessagesEndpoint, healthz, readyz
 from bot.identity import ConversationRef, Speaker
 from bot.notify.dispatcher import Dispatcher, DispatcherOptions
@@ -87,6 +88,7 @@ class Runtime:
     messages: MessagesEndpoint
     state: DatabaseStorage
     dispatcher: Dispatcher
+    installer: GraphInstaller | None = None
 
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -103,6 +105,7 @@ def build_runtime(
     crm = CRM(database.uow)
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="teamcrm")
     adapter = build_adapter(settings, credentials_factory)
+    installer = graph_installer(settings)
     dispatcher = Dispatcher(
         database,
         crm,
@@ -110,13 +113,18 @@ def build_runtime(
         executor,
         DispatcherOptions(
             window=timedelta(seconds=settings.notify_window_seconds),
+            lease=timedelta(seconds=max(settings.notify_lease_seconds, 1.0)),
             limits=Limits(enabled=settings.notify_rate_limits),
             app_id=settings.app_id,
         ),
+        installer=installer,
     )
     bot = CrmBot(
         Actions(
-            crm, database.queries, NotificationSettings(database.notifications(), crm.get_lead)
+            crm,
+            database.queries,
+            NotificationSettings(database.notifications(), crm.get_lead),
+            database.notifications(),
         ),
         StorageRegistry(database, crm),
         executor,
@@ -133,6 +141,7 @@ def build_runtime(
         messages=MessagesEndpoint(adapter, bot),
         state=DatabaseStorage(database.key_value_store(STATE_PARTITION), executor),
         dispatcher=dispatcher,
+        installer=installer,
     )
 
 
@@ -165,6 +174,8 @@ def create_app(
                 await asyncio.wait({task}, timeout=DISPATCHER_STOP_SECONDS)
                 task.cancel()
             runtime.executor.shutdown(wait=True, cancel_futures=False)
+            if runtime.installer is not None:
+                runtime.installer.close()
             await asyncio.to_thread(runtime.database.dispose)
 
     app.cleanup_ctx.append(lifecycle)

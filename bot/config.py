@@ -7,12 +7,16 @@ Real environment variables win over the file, so a deployment can override a che
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DEFAULT_PORT = 3978
 DEFAULT_DATABASE_URL = "sqlite:///teamcrm.db"
+DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
+DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -50,6 +54,29 @@ def _seconds(value: str | None, default: float) -> float:
     return seconds
 
 
+# --- Graph proactive installation (optional) ---------------------------------------------------
+
+
+def _https_url(name: str, value: str | None, default: str) -> str:
+    """The app-only token and Graph calls carry secrets and tokens: https only."""
+    url = (value or "").strip().rstrip("/") or default
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        raise ValueError(f"{name} must be an https URL, not {url!r}")
+    return url
+
+
+def _catalog_app_id(value: str | None) -> str:
+    """A GUID: it goes into Graph URLs and an OData filter, so nothing else is let through."""
+    text = (value or "").strip()
+    if not text:
+        return ""
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise ValueError(f"TEAMCRM_TEAMS_APP_ID must be a GUID, not {text!r}") from None
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Settings:
     app_id: str = ""
@@ -65,6 +92,13 @@ class Settings:
     run_dispatcher: bool = True
     notify_window_seconds: float = 30.0
     notify_rate_limits: bool = True
+    # How long a worker owns a claimed notification: after a crash, others wait this long.
+    notify_lease_seconds: float = 60.0
+    # Graph proactive installation: the app's id in the tenant's catalog (empty = feature off),
+    # and where Graph and the token authority are (tests point them at loopback).
+    teams_app_id: str = ""
+    graph_base_url: str = DEFAULT_GRAPH_BASE_URL
+    authority_host: str = DEFAULT_AUTHORITY_HOST
     # Tests only, never read from the environment: where the SDK fetches the Bot Framework's
     # OpenID metadata (and so its signing keys). Empty means botbuilder's built-in URL.
     openid_metadata_url: str = ""
@@ -73,6 +107,11 @@ class Settings:
     def anonymous(self) -> bool:
         """No app id: local trials (Agents Playground); every request is accepted."""
         return not self.app_id
+
+    @property
+    def graph_install(self) -> bool:
+        """Followers who never opened the bot are reached by installing it for them (Graph)."""
+        return bool(self.teams_app_id and self.app_id and self.app_password)
 
     @classmethod
     def from_env(
@@ -98,6 +137,14 @@ class Settings:
             allowed_tenants=tenants,
             run_dispatcher=_flag(env.get("TEAMCRM_DISPATCHER"), default=True),
             notify_window_seconds=_seconds(env.get("TEAMCRM_NOTIFY_WINDOW_SECONDS"), 30.0),
+            notify_lease_seconds=_seconds(env.get("TEAMCRM_NOTIFY_LEASE_SECONDS"), 60.0),
+            teams_app_id=_catalog_app_id(env.get("TEAMCRM_TEAMS_APP_ID")),
+            graph_base_url=_https_url(
+                "TEAMCRM_GRAPH_BASE_URL", env.get("TEAMCRM_GRAPH_BASE_URL"), DEFAULT_GRAPH_BASE_URL
+            ),
+            authority_host=_https_url(
+                "TEAMCRM_AUTHORITY_HOST", env.get("TEAMCRM_AUTHORITY_HOST"), DEFAULT_AUTHORITY_HOST
+            ),
         )
 
     def sdk_configuration(self) -> _SdkConfiguration:

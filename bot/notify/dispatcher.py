@@ -29,10 +29,11 @@ from typing import Any, TypeVar
 from bot.notify.limits import Limits, RateLimiter
 from bot.notify.sender import DeliveryError, Sender, Target
 from cards.i18n import Translator
-from cards.notification import notification_card
+from cards.notification import channel_post_card, notification_card
 from domain.errors import DomainError
 from domain.ids import ContactId, LeadId, TenantId, UserId
-from domain.notifications import kind_of, mentions_of, recipients
+from domain.installer import AppInstaller, InstallOutcome
+from domain.notifications import channel_event, kind_of, mentions_of, recipients
 from domain.queries import ContactFilter
 from domain.services import CRM
 from storage.conversations import ConversationRef, ConversationType
@@ -46,6 +47,12 @@ T = TypeVar("T")
 MAX_ATTEMPTS = 40
 BACKOFF_BASE = 1.0
 BACKOFF_CAP = 300.0
+CHANNEL_PREFIX = "channel:"
+# Graph proactive installation: where to open a chat when the tenant's own connector URL is
+# unknown (Teams' documented global endpoint), and how long a refusal stands before asking again.
+GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
+INSTALL_REFUSED_FOR = timedelta(hours=1)
+INSTALL_REFUSALS_KEPT = 10_000
 PEOPLE_EVENTS = frozenset(
     {"lead.participant_added", "lead.participant_removed", "lead.primary_contact_changed"}
 )
@@ -72,6 +79,14 @@ def backoff(
     return max(delay, retry_after or 0.0)
 
 
+class _TryLater(Exception):
+    """Reaching the person failed in a passing way (throttled, timed out): retry the row."""
+
+    def __init__(self, detail: str, retry_after: float | None = None) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -82,6 +97,7 @@ class Dispatcher:
         options: DispatcherOptions | None = None,
         *,
         now: Callable[[], datetime] | None = None,
+        installer: AppInstaller | None = None,
     ) -> None:
         self._database = database
         self._crm = crm
@@ -96,6 +112,8 @@ class Dispatcher:
         self._wakeup: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rng = random.Random()  # noqa: S311 - jitter, not security
+        self._installer = installer
+        self._install_refused: dict[tuple[str, str], datetime] = {}
 
     async def _run(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
@@ -145,6 +163,10 @@ class Dispatcher:
     # --- fan-out ----------------------------------------------------------------------------
 
     def fan_out(self) -> int:
+        reminders = self._store.queue_due_reminders(limit=self._options.batch_size)
+        return reminders + self._fan_out_events()
+
+    def _fan_out_events(self) -> int:
         messages = self._outbox.claim(
             self.worker_id, limit=self._options.batch_size, lease=self._options.lease
         )
@@ -166,7 +188,8 @@ class Dispatcher:
         return len(messages)
 
     def _entries(self, tenant_id: TenantId, record: dict[str, Any]) -> list[NewNotification]:
-        if record.get("subject_kind") != "lead" or kind_of(record) is None:
+        posted = channel_event(record)
+        if record.get("subject_kind") != "lead" or (kind_of(record) is None and not posted):
             return []
         lead_id = LeadId(str(record.get("subject_id")))
         with self._database.uow(tenant_id) as uow:
@@ -174,25 +197,38 @@ class Dispatcher:
             if lead is None:
                 return []
             followers = set(lead.follower_ids)
+            targets = [f"pipeline:{lead.pipeline_id}", *(f"tag:{tag}" for tag in lead.tags)]
             change = self._change(record, uow)
-        people = followers | mentions_of(record)
-        plan = recipients(
-            record,
-            followers=followers,
-            preferences=self._store.preferences(tenant_id, people),
-        )
-        actor = record.get("actor_id")
+        actor_raw = record.get("actor_id")
+        actor = UserId(actor_raw) if isinstance(actor_raw, str) else None
         at = datetime.fromisoformat(str(record.get("occurred_at")))
-        return [
-            NewNotification(
-                recipient_id=recipient,
-                lead_id=lead_id,
-                actor_id=UserId(actor) if isinstance(actor, str) else None,
-                change=change,
-                at=at,
+        entries = []
+        if kind_of(record) is not None:
+            plan = recipients(
+                record,
+                followers=followers,
+                preferences=self._store.preferences(tenant_id, followers | mentions_of(record)),
             )
-            for recipient in sorted(plan)
-        ]
+            entries = [
+                NewNotification(
+                    recipient_id=recipient, lead_id=lead_id, actor_id=actor, change=change, at=at
+                )
+                for recipient in sorted(plan)
+            ]
+        if posted:
+            change = {**change, "post": posted}
+            entries += [
+                NewNotification(
+                    recipient_id=UserId(f"{CHANNEL_PREFIX}{conversation_id}"),
+                    lead_id=lead_id,
+                    actor_id=actor,
+                    change=change,
+                    at=at,
+                    grouped=False,
+                )
+                for conversation_id, _subscriber in self._store.channels_for(tenant_id, targets)
+            ]
+        return entries
 
     @staticmethod
     def _change(record: dict[str, Any], uow: Any) -> dict[str, Any]:
@@ -252,6 +288,9 @@ class Dispatcher:
             # The card this one updates is still being sent: try again in a moment.
             await self._retry(job, None, "waiting for the card it updates", 1.0)
             return
+        if job.recipient_id.startswith(CHANNEL_PREFIX):
+            await self._post_to_channel(job)
+            return
         rendered = await self._run(lambda: self._render(job))
         if rendered is None:
             await self._run(
@@ -261,7 +300,11 @@ class Dispatcher:
             )
             return
         card = rendered
-        target = await self._target(job)
+        try:
+            target = await self._target(job)
+        except _TryLater as later:
+            await self._retry(job, None, str(later), later.retry_after)
+            return
         if target is None:
             await self._run(
                 lambda: self._store.mark_waiting(job, self.worker_id, "nobody can reach this user")
@@ -287,6 +330,53 @@ class Dispatcher:
                 job, self.worker_id, conversation_id=target.conversation_id, activity_id=activity_id
             )
         )
+
+    async def _post_to_channel(self, job: NotificationJob) -> None:
+        """A new post in a subscribed channel, drawn with the subscriber's sight of the lead."""
+        conversation_id = job.recipient_id.removeprefix(CHANNEL_PREFIX)
+        found = await self._run(lambda: self._store.channel(job.tenant_id, conversation_id))
+        rendered = await self._run(lambda: self._channel_card(job, found)) if found else None
+        if found is None or rendered is None:
+            await self._run(
+                lambda: self._store.mark_undeliverable(
+                    job,
+                    self.worker_id,
+                    status_code=None,
+                    detail="channel unsubscribed or lead gone",
+                )
+            )
+            return
+        service_url, bot_id, _subscriber = found
+        target = Target(
+            tenant_id=job.tenant_id,
+            service_url=service_url,
+            conversation_id=conversation_id,
+            channel_id="msteams",
+            bot_id=bot_id,
+        )
+        await self._limiter.acquire(job.tenant_id, conversation_id)
+        try:
+            activity_id = await self._sender.send(target, rendered)
+        except DeliveryError as error:
+            await self._failed(job, target, error)
+            return
+        await self._run(
+            lambda: self._store.mark_sent(
+                job, self.worker_id, conversation_id=conversation_id, activity_id=activity_id
+            )
+        )
+
+    def _channel_card(
+        self, job: NotificationJob, found: tuple[str, str, str]
+    ) -> dict[str, Any] | None:
+        subscriber = UserId(found[2])
+        try:
+            view = self._crm.lead_view(job.tenant_id, subscriber, job.lead_id)
+        except DomainError:
+            return None
+        locale = self._store.locales(job.tenant_id, [subscriber]).get(subscriber)
+        event = str(job.changes[-1].get("post", "created")) if job.changes else "created"
+        return channel_post_card(view, Translator.for_teams(locale), event=event)
 
     def _render(self, job: NotificationJob) -> dict[str, Any] | None:
         """The card as the recipient sees the lead now; ``None`` if they can't see it."""
@@ -328,7 +418,7 @@ class Dispatcher:
         if reference is None:
             seen = await self._run(lambda: conversations.seen_anywhere(job.recipient_id))
             if seen is None or not seen.user_id:
-                return None
+                return await self._install_and_open(job) if self._installer else None
             try:
                 conversation_id = await self._sender.open_personal(
                     tenant_id=job.tenant_id,
@@ -360,6 +450,76 @@ class Dispatcher:
             bot_id=reference.bot_id,
             user_id=reference.user_id,
         )
+
+    # --- people who never opened the bot: install it for them (Graph) -------------------------
+
+    async def _install_and_open(self, job: NotificationJob) -> Target | None:
+        """Install the bot for the person, open the 1:1 chat and remember it. ``None``: wait
+        until they talk to the bot (refused, or refused within the hour: no Graph call then);
+        ``_TryLater``: a passing fault, the row is retried."""
+        installer = self._installer
+        key = (job.tenant_id, job.recipient_id)
+        refused_at = self._install_refused.get(key)
+        if installer is None or (
+            refused_at is not None and self._now() - refused_at < INSTALL_REFUSED_FOR
+        ):
+            return None
+        result = await self._run(lambda: installer.install_for(job.tenant_id, job.recipient_id))
+        if result.outcome is InstallOutcome.NOT_PERMITTED:
+            self._refused(key)
+            return None
+        if not result.reachable:
+            if job.attempts >= MAX_ATTEMPTS:
+                return None
+            raise _TryLater(f"installing the app: {result.detail}", result.retry_after)
+        self._install_refused.pop(key, None)
+        conversations = self._database.conversations(job.tenant_id)
+        service_url = await self._run(conversations.any_service_url) or GLOBAL_SERVICE_URL
+        bot_id = f"28:{self._options.app_id}"
+        try:
+            # Once installed, Teams opens the chat from the person's Entra object id.
+            conversation_id = await self._sender.open_personal(
+                tenant_id=job.tenant_id,
+                service_url=service_url,
+                user_id=job.recipient_id,
+                bot_id=bot_id,
+            )
+        except DeliveryError as error:
+            if error.retryable and job.attempts < MAX_ATTEMPTS:
+                raise _TryLater(f"opening the 1:1 chat: {error}", error.retry_after) from None
+            if not result.chat_id:
+                logger.warning("could not open a 1:1 chat after installing: %s", error)
+                return None
+            conversation_id = result.chat_id  # the chat Graph named is the same 1:1 chat
+        reference = await self._run(
+            lambda: conversations.upsert(
+                ConversationRef(
+                    conversation_id=conversation_id,
+                    conversation_type=ConversationType.PERSONAL,
+                    service_url=service_url,
+                    channel_id="msteams",
+                    bot_id=bot_id,
+                    aad_object_id=job.recipient_id,
+                )
+            )
+        )
+        # Cards that waited for this person (sent before the permission was granted) go too.
+        await self._run(lambda: self._store.wake(job.tenant_id, job.recipient_id))
+        return Target(
+            tenant_id=job.tenant_id,
+            service_url=reference.service_url,
+            conversation_id=reference.conversation_id,
+            channel_id=reference.channel_id,
+            bot_id=reference.bot_id,
+        )
+
+    def _refused(self, key: tuple[str, str]) -> None:
+        now = self._now()
+        if len(self._install_refused) >= INSTALL_REFUSALS_KEPT:
+            self._install_refused = {
+                k: at for k, at in self._install_refused.items() if now - at < INSTALL_REFUSED_FOR
+            }
+        self._install_refused[key] = now
 
     async def _failed(self, job: NotificationJob, target: Target, error: DeliveryError) -> None:
         if error.unreachable:
