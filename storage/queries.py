@@ -19,7 +19,6 @@ from sqlalchemy import (
     ColumnElement,
     and_,
     exists,
-    false,
     func,
     or_,
     select,
@@ -737,4 +736,4 @@ def _lead_summary(row: LeadRow, account_name: str | None) -> LeadSummary:
     )
 
 
-__all__ = ["SqlQueries", "decode_cursor", "encode_cursor", "false"]
+__all__ = ["SqlQueries", "decode_cursor", "encode_cursor"]
