@@ -310,18 +310,9 @@ class Dispatcher:
                 lambda: self._store.mark_waiting(job, self.worker_id, "nobody can reach this user")
             )
             return
-        await self._limiter.acquire(job.tenant_id, target.conversation_id)
         try:
-            if job.replaces_activity_id and job.replaces_conversation_id == target.conversation_id:
-                try:
-                    await self._sender.update(target, job.replaces_activity_id, card)
-                    activity_id: str | None = job.replaces_activity_id
-                except DeliveryError as error:
-                    if error.status != 404:
-                        raise
-                    activity_id = await self._sender.send(target, card)  # the card was deleted
-            else:
-                activity_id = await self._sender.send(target, card)
+            async with self._limiter.sending(job.tenant_id, target.conversation_id):
+                activity_id = await self._send_or_update(job, target, card)
         except DeliveryError as error:
             await self._failed(job, target, error)
             return
@@ -330,6 +321,20 @@ class Dispatcher:
                 job, self.worker_id, conversation_id=target.conversation_id, activity_id=activity_id
             )
         )
+
+    async def _send_or_update(
+        self, job: NotificationJob, target: Target, card: dict[str, Any]
+    ) -> str | None:
+        """Update the card this one replaces in place, or post a new one."""
+        if job.replaces_activity_id and job.replaces_conversation_id == target.conversation_id:
+            try:
+                await self._sender.update(target, job.replaces_activity_id, card)
+            except DeliveryError as error:
+                if error.status != 404:
+                    raise
+                return await self._sender.send(target, card)  # the card was deleted
+            return job.replaces_activity_id
+        return await self._sender.send(target, card)
 
     async def _post_to_channel(self, job: NotificationJob) -> None:
         """A new post in a subscribed channel, drawn with the subscriber's sight of the lead."""
@@ -354,9 +359,9 @@ class Dispatcher:
             channel_id="msteams",
             bot_id=bot_id,
         )
-        await self._limiter.acquire(job.tenant_id, conversation_id)
         try:
-            activity_id = await self._sender.send(target, rendered)
+            async with self._limiter.sending(job.tenant_id, conversation_id):
+                activity_id = await self._sender.send(target, rendered)
         except DeliveryError as error:
             await self._failed(job, target, error)
             return
