@@ -61,11 +61,12 @@ def run_worker(_args: argparse.Namespace) -> int:
     from bot.app import build_runtime  # noqa: PLC0415 - keeps `teamcrm --help` fast
 
     async def main() -> None:
-        runtime = await asyncio.to_thread(build_runtime, settings)
+        # Handlers first: a SIGTERM while starting up must still end the process cleanly.
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        runtime = await asyncio.to_thread(build_runtime, settings)
         logger.info("TeamCRM notification worker %s running", runtime.dispatcher.worker_id)
         try:
             await runtime.dispatcher.run(stop)
