@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Awaitable, Callable
+from http import HTTPStatus
 from typing import Any
 
 from aiohttp import web
@@ -39,7 +40,9 @@ class MessagesEndpoint:
             return _problem(413, "request too large")
         try:
             body = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError):
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            return _problem(400, "malformed JSON")
+        if not _valid_unicode(body):
             return _problem(400, "malformed JSON")
         activity = _activity(body)
         if activity is None:
@@ -63,26 +66,74 @@ class MessagesEndpoint:
             return _problem(503, "temporarily unavailable")
         if response is None:
             return web.Response(status=201)
+        if response.status == HTTPStatus.NOT_IMPLEMENTED:
+            # botbuilder's answer to an invoke the bot does not offer (a name outside the
+            # manifest): the caller's mistake, not a server fault to alert anyone about.
+            return _problem(400, "unsupported invoke")
         return _invoke_http_response(response)
 
 
+# The conversation id travels back in a header (x-ms-conversation-id) and in reply URLs; Teams
+# ids are short printable ASCII, and anything else would fail the reply, not the request.
+ID_MAX_CHARS = 1000
+
+
+def _routable(value: Any) -> bool:
+    return (
+        isinstance(value, str)
+        and 0 < len(value) <= ID_MAX_CHARS
+        and value.isascii()
+        and value.isprintable()
+    )
+
+
 def _activity(body: Any) -> Activity | None:
-    """A deserialized activity, or ``None`` when the body is not one worth a turn."""
+    """A deserialized activity, or ``None`` when the body is not one worth a turn.
+
+    The raw JSON is checked before msrest sees it, because its deserializer turns any value into
+    a string where a string is expected (a list becomes ``"['...']"``).
+    """
     if not isinstance(body, dict):
+        return None
+    kind, service_url, conversation = (
+        body.get("type"),
+        body.get("serviceUrl"),
+        body.get("conversation"),
+    )
+    if not isinstance(kind, str) or not kind:
+        return None
+    if not _routable(service_url) or not str(service_url).startswith(("https://", "http://")):
+        return None
+    if not isinstance(conversation, dict) or not _routable(conversation.get("id")):
+        return None
+    if any(body.get(key) is not None and not _routable(body[key]) for key in ("id", "replyToId")):
         return None
     try:
         activity = Activity().deserialize(body)
     except (DeserializationError, TypeError, ValueError, AttributeError):
         return None
-    if not isinstance(activity.type, str) or not activity.type:
-        return None
-    if not isinstance(activity.service_url, str) or not activity.service_url.startswith(
-        ("https://", "http://")
-    ):
-        return None
-    if activity.conversation is None or not isinstance(activity.conversation.id, str):
+    if activity.conversation is None:
         return None
     return activity
+
+
+def _valid_unicode(body: Any) -> bool:
+    """False when a string holds a lone surrogate (``"\\ud800"`` is valid JSON, not valid text):
+    no database stores one, so such a body is refused before it reaches one."""
+    pending = [body]
+    while pending:  # iterative: nesting depth is the sender's choice
+        value = pending.pop()
+        if isinstance(value, str):
+            try:
+                value.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+        elif isinstance(value, dict):
+            pending.extend(value.keys())
+            pending.extend(value.values())
+        elif isinstance(value, list):
+            pending.extend(value)
+    return True
 
 
 def _invoke_http_response(response: InvokeResponse) -> web.Response:

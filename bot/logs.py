@@ -6,9 +6,11 @@ including in exception text, because SDK errors sometimes echo request headers.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections.abc import Iterable
+from urllib.parse import quote, quote_plus
 
 _BEARER = re.compile(r"(?i)(bearer\s+)[A-Za-z0-9\-_.~+/]+=*")
 _JWT = re.compile(r"eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*")
@@ -18,7 +20,19 @@ MASK = "[redacted]"
 class RedactingFilter(logging.Filter):
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+        # A secret may reach a log line encoded: in a form body, a URL or a JSON document.
+        forms = {
+            form
+            for secret in secrets
+            if secret and len(secret) >= 4
+            for form in (
+                secret,
+                quote(secret, safe=""),
+                quote_plus(secret),
+                json.dumps(secret)[1:-1],
+            )
+        }
+        self._secrets = sorted(forms, key=len, reverse=True)
 
     def redact(self, text: str) -> str:
         for secret in self._secrets:
@@ -27,7 +41,10 @@ class RedactingFilter(logging.Filter):
         return _JWT.sub(MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - a filter must never raise into the code that logs
+            message = f"{record.msg!r} % {record.args!r}"
         if record.exc_info and record.exc_info[1] is not None:
             formatter = logging.Formatter()
             message = f"{message}\n{formatter.formatException(record.exc_info)}"

@@ -35,6 +35,7 @@ CARD_CONTENT_TYPE = "application/vnd.microsoft.card.adaptive"
 ADAPTIVE_CARD_ACTION = "adaptiveCard/action"
 COMPOSE_QUERY = "composeExtension/query"
 SEEN_CACHE = 10_000
+NOT_IMPLEMENTED = 501
 
 T = TypeVar("T")
 
@@ -216,8 +217,7 @@ class CrmBot(TeamsActivityHandler):
             verb_name = value["verb"]
             card = await self._run(lambda: self._actions.execute(caller, verb_name, value))
         else:
-            text = TurnContext.remove_recipient_mention(activity) if activity.entities else None
-            raw = text if text is not None else activity.text
+            raw = _without_mention(activity)
             command = self._parser.parse(raw if isinstance(raw, str) else "")
             card = await self._run(lambda: self._actions.command(caller, command))
         self._on_change()
@@ -231,7 +231,9 @@ class CrmBot(TeamsActivityHandler):
             return await self._on_card_action(turn_context)
         if activity.name == COMPOSE_QUERY:
             return await self._on_search(turn_context)
-        return await super().on_invoke_activity(turn_context)
+        # Nothing else is offered. botbuilder's handlers for other names (fileConsent, task,
+        # composeExtension/...) read the value unchecked and crash on a malformed one.
+        return InvokeResponse(status=NOT_IMPLEMENTED)
 
     async def _on_search(self, turn_context: TurnContext) -> InvokeResponse:
         """The compose box search: Teams gives up after 5 s, so this does one find and renders
@@ -296,6 +298,18 @@ def _timezone(activity: Activity) -> tzinfo:
         except (ZoneInfoNotFoundError, ValueError):
             pass
     return UTC
+
+
+def _without_mention(activity: Activity) -> Any:
+    """The text with the bot's @mention removed; botbuilder reads mention entities unchecked,
+    so a malformed one (no ``mentioned``, no recipient) leaves the text as it came."""
+    if not activity.entities:
+        return activity.text
+    try:
+        text = TurnContext.remove_recipient_mention(activity)
+    except (AttributeError, KeyError, TypeError):
+        return activity.text
+    return text if text is not None else activity.text
 
 
 def _search_text(value: object) -> str:
