@@ -8,9 +8,11 @@ rendered from an older version be refused instead of silently overwriting a newe
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import ParamSpec, TypeVar
 
 from domain.access import (
     Viewer,
@@ -62,6 +64,26 @@ from domain.validation import (
 )
 
 LATEST_COMMENTS = 5
+RACE_ATTEMPTS = 5
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def retrying_races(method: Callable[P, R]) -> Callable[P, R]:
+    """Creations carry no version to check, so a Conflict there is a race (two new leads
+    taking the same number at once): run the use case again, on fresh data."""
+
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        for _attempt in range(RACE_ATTEMPTS - 1):
+            try:
+                return method(*args, **kwargs)
+            except Conflict:
+                continue
+        return method(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -847,6 +869,7 @@ class CRM:
 
     # --- leads ------------------------------------------------------------------------------
 
+    @retrying_races
     def create_lead(
         self,
         tenant_id: TenantId,
@@ -1399,6 +1422,7 @@ class CRM:
             uow.commit()
             return reminder
 
+    @retrying_races
     def duplicate_lead(
         self,
         tenant_id: TenantId,

@@ -510,3 +510,13 @@ class ChannelSubscriptionRow(Base):
     bot_id: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(USER_ID)
     created_at: Mapped[datetime]
+
+
+class LeadCounterRow(Base):
+    """The last lead number of each tenant. Taking the next one updates this row inside the
+    creating transaction, so concurrent creations queue on it instead of colliding."""
+
+    __tablename__ = "lead_counters"
+
+    tenant_id: Mapped[str] = mapped_column(TENANT_ID, primary_key=True)
+    last_number: Mapped[int] = mapped_column(Integer)

@@ -50,6 +50,7 @@ from domain.settings import Pipeline, TenantSettings
 from domain.statuses import LeadStatus
 from domain.users import Role, User
 from storage import mapping
+from storage.dialects import upsert_insert
 from storage.errors import translated
 from storage.rows import (
     AccountLabelRow,
@@ -59,6 +60,7 @@ from storage.rows import (
     ContactRow,
     ContactTagRow,
     HistoryRow,
+    LeadCounterRow,
     LeadFollowerRow,
     LeadParticipantRow,
     LeadRow,
@@ -194,6 +196,10 @@ class SqlUnitOfWork:
         self._session.expunge_all()
 
     # --- helpers for the repositories -------------------------------------------------------
+
+    @property
+    def session(self) -> Session:
+        return self._session
 
     def execute(self, statement: Executable, params: Sequence[dict[str, Any]] | None = None) -> Any:
         with translated():
@@ -660,12 +666,18 @@ class SqlLeads(_Repository):
         return cast(Lead, self._track(rows)[0]) if rows else None
 
     def next_number(self) -> int:
-        """The highest number plus one; two creations racing for it collide on the unique
-        (tenant, number) key at commit and the loser gets a ``Conflict`` to retry."""
-        statement = select(func.max(LeadRow.number)).where(LeadRow.tenant_id == self._tenant_id)
-        stored = self._uow.execute(statement).scalar_one_or_none() or 0
-        self._last_number = max(stored, self._last_number) + 1
-        return self._last_number
+        """One more than the tenant's counter, taken in this transaction: a concurrent creation
+        waits for the row (PostgreSQL) or the write lock (SQLite) instead of colliding."""
+        insert = upsert_insert(self._uow.session, LeadCounterRow).values(
+            tenant_id=self._tenant_id, last_number=1
+        )
+        statement = insert.on_conflict_do_update(
+            index_elements=["tenant_id"],
+            set_={"last_number": LeadCounterRow.last_number + 1},
+        ).returning(LeadCounterRow.last_number)
+        number = int(self._uow.execute(statement).scalar_one())
+        self._last_number = number
+        return number
 
     def _facts(self, condition: Any) -> list[LeadFact]:
         statement = (

@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import importlib.resources
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import insert
 
 from bot.cli import main
+from domain.common import Stamp
+from domain.leads import Lead
 from domain.services import CRM
 from storage.database import Database, auto_migrate_enabled
+from storage.mapping import lead_values
 from storage.migrate import current_revision, head_revision
-from storage.rows import metadata
+from storage.rows import LeadRow, metadata
 from tests.domain.fakes import FakeClock
 from tests.storage.conftest import ADMIN, TENANT, PostgresSchemas
 
@@ -39,14 +44,35 @@ def test_upgrade_from_the_first_revision_keeps_the_data(blank_database: Database
     crm = CRM(blank_database.uow, FakeClock())
     crm.register_user(TENANT, ADMIN, display_name="Ada Admin")
     account = crm.create_account(TENANT, ADMIN, name="Acme")
-    lead = crm.create_lead(TENANT, ADMIN, title="Deal", account_id=account.id, amount="10.00")
+    # Leads as 0001 stored them, written row by row: today's code numbers new leads with a
+    # table 0001 doesn't have yet.
+    pipeline = crm.pipelines(TENANT)[0]
+    stamp = Stamp(actor_id=ADMIN, at=FakeClock().now())
+    leads = [
+        Lead.create(
+            tenant_id=TENANT,
+            number=number,
+            title=f"Deal {number}",
+            owner_id=ADMIN,
+            pipeline=pipeline,
+            account_id=account.id,
+            amount=Decimal("10.00"),
+            stamp=stamp,
+        )
+        for number in (1, 2, 3)
+    ]
+    with blank_database.engine.begin() as connection:
+        for lead in leads:
+            connection.execute(insert(LeadRow).values({**lead_values(lead), "version": 1}))
 
     blank_database.upgrade()
 
     assert current_revision(blank_database.engine) == head_revision()
-    again = crm.get_lead(TENANT, ADMIN, lead.id)
-    assert (again.title, again.account_id, str(again.amount)) == ("Deal", account.id, "10.00")
+    again = crm.get_lead(TENANT, ADMIN, leads[0].id)
+    assert (again.title, again.account_id, str(again.amount)) == ("Deal 1", account.id, "10.00")
     assert blank_database.key_value_store("bot").read(["k"]) == {}
+    # The lead counter starts where 0001's numbers stopped.
+    assert crm.create_lead(TENANT, ADMIN, title="After the upgrade").number == 4
     blank_database.dispose()
 
 
