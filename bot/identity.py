@@ -25,7 +25,7 @@ class Speaker:
     tenant_id: TenantId
     user_id: UserId
     teams_user_id: str
-    name: str
+    name: str | None  # Teams sometimes leaves it out: then we keep the name we know
     locale: str
     conversation_id: str
     conversation_type: str
@@ -83,7 +83,7 @@ def speaker_of(activity: Activity) -> Speaker | None:
         tenant_id=TenantId(tenant_id[:100]),
         user_id=UserId(aad.strip()),
         teams_user_id=str(getattr(sender, "id", "") or ""),
-        name=(name if isinstance(name, str) and name.strip() else aad)[:200],
+        name=name.strip()[:200] if isinstance(name, str) and name.strip() else None,
         locale=locale[:20],
         conversation_id=str(activity.conversation.id),
         conversation_type=conversation_type_of(activity),

@@ -313,7 +313,7 @@ class CRM:
         tenant_id: TenantId,
         user_id: UserId,
         *,
-        display_name: str,
+        display_name: str | None,
         email: str | None = None,
     ) -> User:
         """Called on every install and first message: idempotent, keeps the profile current.
@@ -325,14 +325,16 @@ class CRM:
         with self._uow_factory(tenant_id) as uow:
             existing = uow.users.get(user_id)
             if existing is not None:
-                existing.update_profile(display_name=display_name, email=email, stamp=stamp)
+                existing.update_profile(
+                    display_name=display_name or existing.display_name, email=email, stamp=stamp
+                )
                 uow.commit()
                 return existing
             first = uow.users.count() == 0
             user = User.register(
                 tenant_id=tenant_id,
                 user_id=user_id,
-                display_name=display_name,
+                display_name=display_name or user_id,
                 email=email,
                 first_of_tenant=first,
                 stamp=stamp,

@@ -6,6 +6,7 @@ from typing import Any
 
 from cards import verbs
 from tests.bot.conftest import ALICE, BOB, Service
+from tests.support import activities
 from tests.support.cards import action_data, choices, has_action, texts
 
 
@@ -119,3 +120,15 @@ async def test_installation_registers_the_user_and_stores_the_conversation(
     user = service.runtime.crm.get_user(service.tenant_id, ALICE.aad_object_id)  # type: ignore[arg-type]
     assert user.display_name == ALICE.name
     assert user.role.value == "admin"  # the first user of the tenant
+
+
+async def test_an_activity_without_a_name_keeps_the_name_we_know(service: Service) -> None:
+    await service.say("help")
+    activity = activities.message(
+        "help", service_url=service.connector.url, tenant_id=service.tenant_id, user=ALICE
+    )
+    del activity["from"]["name"]
+    assert (await service.post(activity)).status in {200, 201}
+    crm = service.runtime.crm
+    user = crm.get_user(service.tenant_id, ALICE.aad_object_id)  # type: ignore[arg-type]
+    assert user.display_name == ALICE.name
