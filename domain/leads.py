@@ -57,7 +57,7 @@ from domain.validation import (
 )
 
 PARTICIPANTS_MAX = 200
-FOLLOWERS_MAX = 500
+FOLLOWERS_MAX = 1000  # a company-wide deal may be followed by a whole sales force
 MENTIONS_MAX = 50
 
 

@@ -489,3 +489,24 @@ async def test_a_reminder_with_a_bad_date_is_refused_clearly(notifying: Service)
     }
     refused = await notifying.press(verbs.LEAD_REMIND, data)
     assert "date" in texts(refused)
+
+
+async def test_while_the_connector_is_down_notifications_wait_then_go(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    await change_stage(notifying, card, "50")
+    port = int(notifying.connector.url.rstrip("/").rsplit(":", 1)[1])
+    await notifying.connector.stop()
+    worker = dispatcher(notifying)
+    await worker.drain()
+    store = notifying.runtime.database.notifications()
+    [row] = store.for_recipient(notifying.tenant_id, BOB.aad_object_id)
+    assert row["status"] == "pending"
+    assert store.attempts(row["id"])[0] == ("retry", None)
+
+    await notifying.connector.start(port)  # the connector is back, at the same address
+    for _ in range(100):
+        await worker.drain()
+        if cards_to(notifying, BOB):
+            break
+        await asyncio.sleep(0.05)
+    assert len(cards_to(notifying, BOB)) == 1

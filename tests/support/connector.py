@@ -87,7 +87,7 @@ class StandInConnector:
 
     # --- lifecycle -------------------------------------------------------------------------
 
-    async def start(self) -> str:
+    async def start(self, port: int = 0) -> str:
         self._arrivals = asyncio.Condition()
         app = web.Application()
         app.router.add_post("/v3/conversations", self._create_conversation)
@@ -98,7 +98,7 @@ class StandInConnector:
         app.router.add_get("/v3/conversations/{cid}/members/{uid}", self._member)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        site = web.TCPSite(self._runner, "127.0.0.1", port)
         await site.start()
         port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         self.url = f"http://127.0.0.1:{port}/"
