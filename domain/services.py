@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
@@ -941,39 +941,71 @@ class CRM:
             account = self._lead_account(uow, lead)
             if not can_view_lead(viewer, lead, account):
                 raise AccessDenied("lead", lead_id=lead_id)
-            pipeline = self._pipeline(uow, lead.pipeline_id)
-            people = uow.contacts.get_many(
-                [p.contact_id for p in lead.participants]
-                + ([lead.contact_id] if lead.contact_id else [])
-            )
-            comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS))
-            users = uow.users.get_many(
-                [*lead.follower_ids, lead.owner_id, *(c.author_id for c in comments)]
-            )
-            followers = sorted(
-                (users[uid] for uid in lead.follower_ids if uid in users),
-                key=lambda u: u.display_name.casefold(),
-            )
-            return LeadView(
-                lead=lead,
-                pipeline=pipeline,
-                stage=pipeline.stage(lead.stage_id),
-                account=account,
-                contact=people.get(lead.contact_id) if lead.contact_id else None,
-                participants=tuple(
-                    (people[p.contact_id], p.role)
-                    for p in lead.participants
-                    if p.contact_id in people
-                ),
-                followers=tuple(followers),
-                owner=users.get(lead.owner_id),
-                latest_comments=comments,
+            return replace(
+                self._lead_view_base(uow, lead, account),
                 can_change=can_change_lead(viewer, lead, account),
                 viewer_follows=viewer.user_id in lead.follower_ids,
-                comment_authors={
-                    c.author_id: users[c.author_id] for c in comments if c.author_id in users
-                },
             )
+
+    def lead_views_for(
+        self, tenant_id: TenantId, lead_id: str, user_ids: Iterable[UserId]
+    ) -> dict[UserId, LeadView]:
+        """The lead as each of these people sees it, loaded once: a change seen by a thousand
+        followers must not load the lead and its people a thousand times. People who may not
+        see the lead (or are unknown) are left out."""
+        with self._uow_factory(tenant_id) as uow:
+            lead = uow.leads.get(lead_id)
+            if lead is None:
+                return {}
+            account = self._lead_account(uow, lead)
+            base = self._lead_view_base(uow, lead, account)
+            views: dict[UserId, LeadView] = {}
+            for user_id in dict.fromkeys(user_ids):
+                try:
+                    viewer = self._viewer(uow, user_id)
+                except NotFound:
+                    continue
+                if can_view_lead(viewer, lead, account):
+                    views[user_id] = replace(
+                        base,
+                        can_change=can_change_lead(viewer, lead, account),
+                        viewer_follows=user_id in lead.follower_ids,
+                    )
+            return views
+
+    def _lead_view_base(self, uow: UnitOfWork, lead: Lead, account: Account | None) -> LeadView:
+        """Everything a lead card shows but the viewer's own rights."""
+        pipeline = self._pipeline(uow, lead.pipeline_id)
+        people = uow.contacts.get_many(
+            [p.contact_id for p in lead.participants]
+            + ([lead.contact_id] if lead.contact_id else [])
+        )
+        comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS))
+        users = uow.users.get_many(
+            [*lead.follower_ids, lead.owner_id, *(c.author_id for c in comments)]
+        )
+        followers = sorted(
+            (users[uid] for uid in lead.follower_ids if uid in users),
+            key=lambda u: u.display_name.casefold(),
+        )
+        return LeadView(
+            lead=lead,
+            pipeline=pipeline,
+            stage=pipeline.stage(lead.stage_id),
+            account=account,
+            contact=people.get(lead.contact_id) if lead.contact_id else None,
+            participants=tuple(
+                (people[p.contact_id], p.role) for p in lead.participants if p.contact_id in people
+            ),
+            followers=tuple(followers),
+            owner=users.get(lead.owner_id),
+            latest_comments=comments,
+            can_change=False,
+            viewer_follows=False,
+            comment_authors={
+                c.author_id: users[c.author_id] for c in comments if c.author_id in users
+            },
+        )
 
     def update_lead(
         self,

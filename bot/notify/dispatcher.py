@@ -35,7 +35,7 @@ from domain.ids import ContactId, LeadId, TenantId, UserId
 from domain.installer import AppInstaller, InstallOutcome
 from domain.notifications import channel_event, kind_of, mentions_of, recipients
 from domain.queries import ContactFilter
-from domain.services import CRM
+from domain.services import CRM, LeadView
 from storage.conversations import ConversationRef, ConversationType
 from storage.database import Database
 from storage.notifications import NewNotification, NotificationJob
@@ -110,6 +110,7 @@ class Dispatcher:
         self._now = now or (lambda: datetime.now(UTC))
         self.worker_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self._wakeup: asyncio.Event | None = None
+        self._views: dict[tuple[str, str, str], LeadView] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._installer = installer
@@ -266,6 +267,7 @@ class Dispatcher:
         by_recipient: dict[tuple[str, str], list[NotificationJob]] = defaultdict(list)
         for job in jobs:
             by_recipient[(job.tenant_id, job.recipient_id)].append(job)
+        self._views = await self._run(lambda: self._views_for(jobs))
         gate = asyncio.Semaphore(self._options.concurrency)
 
         async def one_person(queue: list[NotificationJob]) -> None:
@@ -273,8 +275,28 @@ class Dispatcher:
                 for job in queue:  # in order: one person's cards never overtake each other
                     await self._deliver(job)
 
-        await asyncio.gather(*(one_person(queue) for queue in by_recipient.values()))
+        try:
+            await asyncio.gather(*(one_person(queue) for queue in by_recipient.values()))
+        finally:
+            self._views = {}
         return len(jobs)
+
+    def _views_for(self, jobs: list[NotificationJob]) -> dict[tuple[str, str, str], LeadView]:
+        """Each lead of the batch loaded once for all its recipients (a change followed by a
+        thousand people must not load the lead a thousand times)."""
+        wanted: dict[tuple[str, str], list[UserId]] = defaultdict(list)
+        for job in jobs:
+            if not job.recipient_id.startswith(CHANNEL_PREFIX):
+                wanted[(job.tenant_id, job.lead_id)].append(job.recipient_id)
+        views: dict[tuple[str, str, str], LeadView] = {}
+        for (tenant_id, lead_id), people in wanted.items():
+            try:
+                found = self._crm.lead_views_for(TenantId(tenant_id), lead_id, people)
+            except DomainError:
+                continue
+            for user_id, view in found.items():
+                views[(tenant_id, lead_id, user_id)] = view
+        return views
 
     async def _deliver(self, job: NotificationJob) -> None:
         try:
@@ -385,10 +407,12 @@ class Dispatcher:
 
     def _render(self, job: NotificationJob) -> dict[str, Any] | None:
         """The card as the recipient sees the lead now; ``None`` if they can't see it."""
-        try:
-            view = self._crm.lead_view(job.tenant_id, job.recipient_id, job.lead_id)
-        except DomainError:
-            return None
+        view = self._views.get((job.tenant_id, job.lead_id, job.recipient_id))
+        if view is None:
+            try:
+                view = self._crm.lead_view(job.tenant_id, job.recipient_id, job.lead_id)
+            except DomainError:
+                return None
         locale = self._store.locales(job.tenant_id, [job.recipient_id]).get(job.recipient_id)
         t = Translator.for_teams(locale)
         actor = None

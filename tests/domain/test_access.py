@@ -159,8 +159,22 @@ def test_the_sweeps_cover_every_public_use_case() -> None:
     public = {name for name in dir(CRM) if not name.startswith("_")}
     open_to_every_user = {"register_user", "get_user", "get_settings", "pipelines"}
     open_to_every_user.add("create_account")
+    # Called by the notifier for recipients, with no acting user: it filters by each one's
+    # own access instead of refusing (see the test below).
+    per_recipient = {"lead_views_for"}
     swept = {key.split(":")[0] for key in [*OUTSIDER_CALLS, *ADMIN_ONLY_CALLS]}
-    assert public - open_to_every_user == swept
+    assert public - open_to_every_user - per_recipient == swept
+
+
+def test_lead_views_for_leaves_out_whoever_may_not_see_the_lead(crm: CRM, world: World) -> None:
+    views = crm.lead_views_for(TENANT, world.lead, [ADMIN, ALICE, BOB, UserId("aad-nobody")])
+    assert set(views) == {ADMIN, ALICE}
+    assert views[ALICE].can_change is True
+    assert views[ADMIN].lead.id == world.lead
+    crm.add_follower(TENANT, ALICE, world.lead, BOB)
+    followed = crm.lead_views_for(TENANT, world.lead, [BOB])
+    assert followed[BOB].can_change is False
+    assert followed[BOB].viewer_follows is True
 
 
 def test_admin_sees_and_changes_the_whole_tenant(crm: CRM, world: World) -> None:

@@ -306,7 +306,14 @@ BASE_FIELDS = {"name", "subject_kind", "tenant_id", "actor_id", "occurred_at", "
 BASE_FIELDS |= {"changes", "account_id"}
 
 READS = {"get_user", "get_settings", "pipelines", "get_account", "account_view"}
-READS |= {"get_contact", "contact_view", "get_lead", "lead_by_number", "lead_view"}
+READS |= {
+    "get_contact",
+    "contact_view",
+    "get_lead",
+    "lead_by_number",
+    "lead_view",
+    "lead_views_for",
+}
 
 
 def test_every_change_use_case_is_in_the_sweep() -> None:
