@@ -47,7 +47,6 @@ from domain.accounts import Classification
 from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
 from domain.ids import AccountId, LeadId, TenantId, UserId
 from domain.notifications import (
-    NotificationPreferences,
     NotificationSettings,
     check_can_subscribe_channel,
 )
@@ -183,14 +182,14 @@ class Actions:
         self,
         crm: CRM,
         queries: QueriesFactory,
-        notifications: NotificationSettings | None = None,
-        subscriptions: ChannelSubscriptions | None = None,
+        notifications: NotificationSettings,
+        subscriptions: ChannelSubscriptions,
     ) -> None:
         self.crm = crm
         self._queries = queries
         self._recent_colleagues: dict[str, tuple[float, Sequence[UserSummary]]] = {}
-        self.subscriptions = subscriptions or _NoSubscriptions()
-        self.notifications = notifications or NotificationSettings(_NoPreferences(), crm.get_lead)
+        self.subscriptions = subscriptions
+        self.notifications = notifications
 
     # --- entry points (called in a worker thread) -------------------------------------------
 
@@ -831,26 +830,6 @@ def _contact_set_status(actions: Actions, caller: Caller, data: CardData) -> Car
         expected_version=data.version(),
     )
     return actions.contact(caller, contact_id)
-
-
-class _NoSubscriptions:
-    """Without storage wired in, channels can't subscribe (tests of the actions alone)."""
-
-    def subscribe_channel(self, **_values: str) -> None:
-        raise RuleViolation("channel.not_allowed")
-
-    def unsubscribe_channel(self, tenant_id: str, conversation_id: str) -> int:
-        return 0
-
-
-class _NoPreferences:
-    """Until storage is wired in (tests of the actions alone): everyone hears everything."""
-
-    def preferences_of(self, tenant_id: str, user_id: str) -> NotificationPreferences:
-        return NotificationPreferences(tenant_id=TenantId(tenant_id), user_id=UserId(user_id))
-
-    def save_preferences(self, preferences: NotificationPreferences) -> None:
-        raise InvalidInput("input.invalid", field="notifications")
 
 
 @verb(verbs.NOTIFY_SETTINGS)

@@ -23,7 +23,7 @@ from domain.events import (
 )
 from domain.ids import AccountId, DocumentId, RelationshipId, TenantId, UserId, new_id
 from domain.settings import CustomValue
-from domain.statuses import CustomerStatus, ProspectStatus, Statuses
+from domain.statuses import CustomerStatus, ProspectStatus, Statuses, status_changes
 from domain.validation import NAME_MAX, REASON_MAX, TITLE_MAX, clean_line, clean_url
 
 RESPONSIBLES_MAX = 50
@@ -335,10 +335,8 @@ class Account(Aggregate):
     # --- statuses ---------------------------------------------------------------------------
 
     def apply_statuses(self, statuses: Statuses, *, automatic: bool, stamp: Stamp) -> None:
-        before = {"prospect_status": self.prospect_status, "customer_status": self.customer_status}
+        changes = status_changes(self.statuses, statuses)
         self.prospect_status, self.customer_status = statuses.prospect, statuses.customer
-        after = {"prospect_status": self.prospect_status, "customer_status": self.customer_status}
-        changes = changes_between(before, after)
         if changes:
             self.record(
                 AccountStatusChanged(

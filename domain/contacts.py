@@ -9,7 +9,7 @@ from domain.common import Aggregate, Stamp
 from domain.events import ContactCreated, ContactStatusChanged, ContactUpdated, changes_between
 from domain.ids import AccountId, ContactId, TenantId, UserId, new_id
 from domain.settings import CustomValue
-from domain.statuses import CustomerStatus, ProspectStatus, Statuses
+from domain.statuses import CustomerStatus, ProspectStatus, Statuses, status_changes
 from domain.validation import (
     NAME_MAX,
     TITLE_MAX,
@@ -138,10 +138,8 @@ class Contact(Aggregate):
             )
 
     def apply_statuses(self, statuses: Statuses, *, automatic: bool, stamp: Stamp) -> None:
-        before = {"prospect_status": self.prospect_status, "customer_status": self.customer_status}
+        changes = status_changes(self.statuses, statuses)
         self.prospect_status, self.customer_status = statuses.prospect, statuses.customer
-        after = {"prospect_status": self.prospect_status, "customer_status": self.customer_status}
-        changes = changes_between(before, after)
         if changes:
             self.record(
                 ContactStatusChanged(

@@ -16,7 +16,7 @@ from typing import ClassVar, Protocol
 
 from domain.common import Aggregate, Clock, Stamp, SystemClock
 from domain.errors import InvalidInput, RuleViolation
-from domain.events import DomainEvent, JsonValue, UserEvent, changes_between
+from domain.events import JsonValue, UserEvent, changes_between
 from domain.ids import LeadId, TenantId, UserId
 from domain.users import Role
 
@@ -176,10 +176,6 @@ def recipients(
         if choice is None or choice.wants(lead_id, kind, mentioned=is_mentioned):
             result[user_id] = kind
     return result
-
-
-def is_notification_event(event: DomainEvent) -> bool:
-    return kind_of(event.as_record()) is not None
 
 
 class PreferencesStore(Protocol):

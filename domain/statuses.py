@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from domain.errors import RuleViolation
+from domain.events import Change, changes_between
 
 
 class ProspectStatus(StrEnum):
@@ -46,6 +47,14 @@ class LeadStatus(StrEnum):
 class Statuses:
     prospect: ProspectStatus = ProspectStatus.NONE
     customer: CustomerStatus = CustomerStatus.NONE
+
+
+def status_changes(before: Statuses, after: Statuses) -> tuple[Change, ...]:
+    """The before/after of a status move, as the contact's and the account's events carry it."""
+    return changes_between(
+        {"prospect_status": before.prospect, "customer_status": before.customer},
+        {"prospect_status": after.prospect, "customer_status": after.customer},
+    )
 
 
 def derive(previous: Statuses, leads: Iterable[LeadStatus], *, newly_won: bool) -> Statuses:
