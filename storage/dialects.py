@@ -9,8 +9,12 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 
-def upsert_insert(session: Session, row: Any) -> Any:
+def dialect_insert(dialect: str, row: Any) -> Any:
     """An INSERT that offers ``on_conflict_do_update`` / ``on_conflict_do_nothing``."""
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         return postgresql.insert(row)
     return sqlite.insert(row)
+
+
+def upsert_insert(session: Session, row: Any) -> Any:
+    return dialect_insert(session.get_bind().dialect.name, row)

@@ -1,7 +1,9 @@
 """Conversion between domain aggregates and row values, in one place.
 
 The domain never sees a row and rows never hold domain objects, so either side can change its
-shape with only this module to update. Values going out are plain dicts for Core statements.
+shape with only this module to update. Values going out are plain dicts for Core statements;
+rows coming in are Core ``Row``s of a table's columns, read by attribute, typed as the row class
+so mypy checks each name.
 """
 
 from __future__ import annotations

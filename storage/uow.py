@@ -11,13 +11,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
 from sqlalchemy import (
     CursorResult,
+    Delete,
     Executable,
+    Insert,
+    Select,
     Table,
+    Update,
     bindparam,
     delete,
     func,
@@ -50,7 +55,7 @@ from domain.settings import Pipeline, TenantSettings
 from domain.statuses import LeadStatus
 from domain.users import Role, User
 from storage import mapping
-from storage.dialects import upsert_insert
+from storage.dialects import dialect_insert
 from storage.errors import translated
 from storage.rows import (
     AccountLabelRow,
@@ -73,7 +78,6 @@ from storage.rows import (
 )
 
 A = TypeVar("A", bound=Aggregate)
-R = TypeVar("R", bound=Base)
 
 # Written in this order so rows that others point to exist first.
 WRITE_ORDER = ("user", "settings", "pipeline", "account", "contact", "lead", "reminder", "comment")
@@ -178,11 +182,9 @@ class SqlUnitOfWork:
                 if events:
                     now = self._clock()
                     # Core inserts: the ORM's bulk path costs more than the rows themselves.
+                    self._session.execute(_insert(HistoryRow), [history_values(e) for e in events])
                     self._session.execute(
-                        insert(_table(HistoryRow)), [history_values(e) for e in events]
-                    )
-                    self._session.execute(
-                        insert(_table(OutboxRow)), [outbox_values(e, now) for e in events]
+                        _insert(OutboxRow), [outbox_values(e, now) for e in events]
                     )
                 self._session.commit()
         except BaseException:
@@ -193,7 +195,6 @@ class SqlUnitOfWork:
             tracked.aggregate.pull_events()
             tracked.aggregate.version += 1
         self._seen.clear()
-        self._session.expunge_all()
 
     # --- helpers for the repositories -------------------------------------------------------
 
@@ -201,17 +202,11 @@ class SqlUnitOfWork:
     def session(self) -> Session:
         return self._session
 
-    def execute(self, statement: Executable, params: Sequence[dict[str, Any]] | None = None) -> Any:
+    def rows(self, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Any]:
+        """Core ``Row``s: ``mapping`` only reads attributes named like the columns, so ORM
+        objects (instance state, identity map) would be work for nothing."""
         with translated():
-            if params is None:
-                return self._session.execute(statement)
-            return self._session.execute(statement, params)
-
-    def rows(self, statement: Any, params: dict[str, Any] | None = None) -> list[Any]:
-        """ORM rows, refreshed from the database even if the session saw them before."""
-        options = {"populate_existing": True}
-        with translated():
-            return list(self._session.scalars(statement, params or {}, execution_options=options))
+            return self._session.execute(statement, params).all()
 
     def tracked(self, kind: str, key: str) -> Aggregate | None:
         found = self._seen.get((kind, key))
@@ -232,24 +227,20 @@ class SqlUnitOfWork:
     # --- writers ----------------------------------------------------------------------------
 
     def _guarded_update(self, row: type[Base], tracked: _Tracked, values: dict[str, Any]) -> None:
-        table: Any = row
-        key_column = "tenant_id" if row is SettingsRow else "id"
-        key = values[key_column]
+        key = values["tenant_id" if row is SettingsRow else "id"]
         # Only the columns that changed: fewer index entries to rewrite, and on PostgreSQL an
-        # update that touches no indexed column can stay on its page (a HOT update).
+        # update that touches no indexed column can stay on its page (a HOT update). The SET
+        # clause comes from the parameters' names, so the statement itself is built once.
         loaded = tracked.loaded_values or {}
         changed = {name: value for name, value in values.items() if loaded.get(name) != value}
-        statement = (
-            update(row)
-            .where(
-                table.tenant_id == self.tenant_id,
-                getattr(table, key_column) == key,
-                table.version == tracked.loaded_version,
-            )
-            .values({**changed, "version": tracked.loaded_version + 1})
-            .execution_options(synchronize_session=False)
-        )
-        result = cast(CursorResult[Any], self._session.execute(statement))
+        params = {
+            **changed,
+            "version": tracked.loaded_version + 1,
+            "w_tenant": self.tenant_id,
+            "w_key": key,
+            "w_version": tracked.loaded_version,
+        }
+        result = cast(CursorResult[Any], self._session.execute(_guarded(row), params))
         if result.rowcount != 1:
             raise Conflict(tracked.kind, id=key, expected=tracked.loaded_version)
 
@@ -258,7 +249,7 @@ class SqlUnitOfWork:
             # A repository bound to one tenant never writes another's rows.
             raise Conflict(tracked.kind, reason="tenant")
         if tracked.new:
-            self._session.execute(insert(row).values({**values, "version": 1}))
+            self._session.execute(_insert(row), {**values, "version": 1})
         else:
             self._guarded_update(row, tracked, values)
 
@@ -276,30 +267,21 @@ class SqlUnitOfWork:
     ) -> None:
         """Bring an index table in line with the aggregate: only the difference, unless the
         copied sort key changed (``rewrite``), which touches every row of that parent."""
-        table: Any = row
         removed, added = (old, new) if rewrite else (old - new, new - old)
+        parent = {"w_tenant": self.tenant_id, "w_parent": parent_id}
         if rewrite and old:
+            self._session.execute(_delete_children(row, parent_column, ()), parent)
+        elif removed:
             self._session.execute(
-                delete(row)
-                .where(
-                    table.tenant_id == self.tenant_id, getattr(table, parent_column) == parent_id
-                )
-                .execution_options(synchronize_session=False)
+                _delete_children(row, parent_column, columns),
+                [
+                    {**parent, **{f"w_{c}": v for c, v in zip(columns, item, strict=True)}}
+                    for item in removed
+                ],
             )
-        else:
-            for item in removed:
-                self._session.execute(
-                    delete(row)
-                    .where(
-                        table.tenant_id == self.tenant_id,
-                        getattr(table, parent_column) == parent_id,
-                        *(getattr(table, c) == v for c, v in zip(columns, item, strict=True)),
-                    )
-                    .execution_options(synchronize_session=False)
-                )
         if added:
             self._session.execute(
-                insert(row),
+                _insert(row),
                 [
                     {
                         "tenant_id": self.tenant_id,
@@ -402,17 +384,8 @@ class SqlUnitOfWork:
         self._write_row(CommentRow, tracked, mapping.comment_values(comment))
         if tracked.new:
             self._session.execute(
-                update(LeadRow)
-                .where(
-                    LeadRow.tenant_id == self.tenant_id,
-                    LeadRow.id == comment.lead_id,
-                    or_(
-                        LeadRow.last_activity_at.is_(None),
-                        LeadRow.last_activity_at < comment.created_at,
-                    ),
-                )
-                .values(last_activity_at=comment.created_at)
-                .execution_options(synchronize_session=False)
+                _LEAD_ACTIVITY,
+                {"w_tenant": self.tenant_id, "w_lead": comment.lead_id, "w_at": comment.created_at},
             )
 
     def write_reminder(self, tracked: _Tracked) -> None:
@@ -472,32 +445,100 @@ _WRITERS: dict[str, Callable[[SqlUnitOfWork, _Tracked], None]] = {
 }
 
 
-# --- repositories ----------------------------------------------------------------------------
+# --- statements ------------------------------------------------------------------------------
+#
+# Built once, values bound at execution: building a statement and its cache key costs more
+# than running it by key. All Core, on tables: every row read is a plain ``Row`` of columns.
 
 
 def _table(row: type[Base]) -> Table:
     return cast(Table, row.__table__)
 
 
-_BY_ID: dict[type[Any], Any] = {}
+@cache
+def _by_id(row: type[Base]) -> Select[Any]:
+    table = _table(row)
+    return select(*table.c).where(
+        table.c.tenant_id == bindparam("tenant_id"), table.c.id == bindparam("key")
+    )
 
 
-def _by_id(row: type[Any]) -> Any:
-    """Built once per table: building a statement costs more than running it by key."""
-    statement = _BY_ID.get(row)
-    if statement is None:
-        statement = select(row).where(
-            row.tenant_id == bindparam("tenant_id"), row.id == bindparam("key")
-        )
-        _BY_ID[row] = statement
-    return statement
+@cache
+def _by_ids(row: type[Base]) -> Select[Any]:
+    table = _table(row)
+    return select(*table.c).where(
+        table.c.tenant_id == bindparam("tenant_id"),
+        table.c.id.in_(bindparam("keys", expanding=True)),
+    )
+
+
+@cache
+def _insert(row: type[Base]) -> Insert:
+    """Columns come from the parameters' names."""
+    return insert(_table(row))
+
+
+@cache
+def _guarded(row: type[Base]) -> Update:
+    """The SET clause comes from the parameters' names; the WHERE names start with ``w_`` so
+    they never clash with a column's."""
+    table = _table(row)
+    key = table.c.tenant_id if row is SettingsRow else table.c.id
+    return update(table).where(
+        table.c.tenant_id == bindparam("w_tenant"),
+        key == bindparam("w_key"),
+        table.c.version == bindparam("w_version"),
+    )
+
+
+@cache
+def _delete_children(row: type[Base], parent_column: str, columns: tuple[str, ...]) -> Delete:
+    """All of a parent's index rows (no ``columns``), or one of them by its ``columns``."""
+    table = _table(row)
+    return delete(table).where(
+        table.c.tenant_id == bindparam("w_tenant"),
+        table.c[parent_column] == bindparam("w_parent"),
+        *(table.c[name] == bindparam(f"w_{name}") for name in columns),
+    )
+
+
+_users, _settings, _pipelines = _table(UserRow), _table(SettingsRow), _table(PipelineRow)
+_leads, _contacts, _comments = _table(LeadRow), _table(ContactRow), _table(CommentRow)
+_participants, _counters = _table(LeadParticipantRow), _table(LeadCounterRow)
+
+_LEAD_ACTIVITY = (
+    update(_leads)
+    .where(
+        _leads.c.tenant_id == bindparam("w_tenant"),
+        _leads.c.id == bindparam("w_lead"),
+        or_(
+            _leads.c.last_activity_at.is_(None),
+            _leads.c.last_activity_at < bindparam("w_at", type_=_leads.c.last_activity_at.type),
+        ),
+    )
+    .values(last_activity_at=bindparam("w_at", type_=_leads.c.last_activity_at.type))
+)
+
+
+@cache
+def _take_number(dialect: str) -> Any:
+    statement = dialect_insert(dialect, _counters).values(
+        tenant_id=bindparam("w_tenant"), last_number=1
+    )
+    return statement.on_conflict_do_update(
+        index_elements=[_counters.c.tenant_id],
+        set_={"last_number": _counters.c.last_number + 1},
+    ).returning(_counters.c.last_number)
+
+
+# --- repositories ----------------------------------------------------------------------------
 
 
 class _Repository:
     """Loads by id within the tenant, through the unit of work's identity map."""
 
     kind: str
-    row: type[Any]
+    row: type[Base]
     from_row: Callable[[Any], Any]
 
     def __init__(self, uow: SqlUnitOfWork) -> None:
@@ -529,9 +570,7 @@ class _Repository:
                 missing.append(key)
         if missing:
             rows = self._uow.rows(
-                select(self.row).where(
-                    self.row.tenant_id == self._tenant_id, self.row.id.in_(missing)
-                )
+                _by_ids(self.row), {"tenant_id": self._tenant_id, "keys": missing}
             )
             for item in self._track(rows):
                 result[item.id] = item
@@ -544,6 +583,23 @@ class _Repository:
 class SqlUsers(_Repository):
     kind, row, from_row = "user", UserRow, staticmethod(mapping.user_from)
 
+    _count = (
+        select(func.count()).select_from(_users).where(_users.c.tenant_id == bindparam("tenant_id"))
+    )
+    _team = (
+        select(_users.c.id)
+        .where(
+            _users.c.tenant_id == bindparam("tenant_id"),
+            _users.c.manager_id == bindparam("manager_id"),
+        )
+        .order_by(_users.c.id)
+    )
+    _admins = (
+        select(_users.c.id)
+        .where(_users.c.tenant_id == bindparam("tenant_id"), _users.c.role == Role.ADMIN.value)
+        .order_by(_users.c.id)
+    )
+
     def get(self, user_id: str) -> User | None:
         return cast(User | None, super().get(user_id))
 
@@ -554,25 +610,20 @@ class SqlUsers(_Repository):
         super().add(user)
 
     def count(self) -> int:
-        statement = (
-            select(func.count()).select_from(UserRow).where(UserRow.tenant_id == self._tenant_id)
-        )
-        return int(self._uow.execute(statement).scalar_one())
+        return int(self._uow.rows(self._count, {"tenant_id": self._tenant_id})[0][0])
 
     def team_of(self, manager_id: UserId) -> list[UserId]:
-        statement = select(UserRow.id).where(
-            UserRow.tenant_id == self._tenant_id, UserRow.manager_id == manager_id
-        )
-        return [UserId(v) for v in self._uow.execute(statement.order_by(UserRow.id)).scalars()]
+        params = {"tenant_id": self._tenant_id, "manager_id": manager_id}
+        return [UserId(row.id) for row in self._uow.rows(self._team, params)]
 
     def admins(self) -> list[UserId]:
-        statement = select(UserRow.id).where(
-            UserRow.tenant_id == self._tenant_id, UserRow.role == Role.ADMIN.value
-        )
-        return [UserId(v) for v in self._uow.execute(statement.order_by(UserRow.id)).scalars()]
+        params = {"tenant_id": self._tenant_id}
+        return [UserId(row.id) for row in self._uow.rows(self._admins, params)]
 
 
 class SqlSettings:
+    _get = select(*_settings.c).where(_settings.c.tenant_id == bindparam("tenant_id"))
+
     def __init__(self, uow: SqlUnitOfWork) -> None:
         self._uow = uow
 
@@ -581,7 +632,7 @@ class SqlSettings:
         found = self._uow.tracked("settings", tenant_id)
         if found is not None:
             return cast(TenantSettings, found)
-        rows = self._uow.rows(select(SettingsRow).where(SettingsRow.tenant_id == tenant_id))
+        rows = self._uow.rows(self._get, {"tenant_id": tenant_id})
         if not rows:
             return None
         return self._uow.remember("settings", tenant_id, mapping.settings_from(rows[0]), new=False)
@@ -593,6 +644,18 @@ class SqlSettings:
 class SqlPipelines(_Repository):
     kind, row, from_row = "pipeline", PipelineRow, staticmethod(mapping.pipeline_from)
 
+    _default = (
+        select(*_pipelines.c)
+        .where(_pipelines.c.tenant_id == bindparam("tenant_id"), _pipelines.c.is_default.is_(True))
+        .order_by(_pipelines.c.id)
+        .limit(1)
+    )
+    _list = (
+        select(*_pipelines.c)
+        .where(_pipelines.c.tenant_id == bindparam("tenant_id"))
+        .order_by(_pipelines.c.is_default.desc(), _pipelines.c.name, _pipelines.c.id)
+    )
+
     def get(self, pipeline_id: str) -> Pipeline | None:
         return cast(Pipeline | None, super().get(pipeline_id))
 
@@ -600,23 +663,14 @@ class SqlPipelines(_Repository):
         super().add(pipeline)
 
     def default(self) -> Pipeline | None:
-        rows = self._uow.rows(
-            select(PipelineRow)
-            .where(PipelineRow.tenant_id == self._tenant_id, PipelineRow.is_default.is_(True))
-            .order_by(PipelineRow.id)
-            .limit(1)
-        )
+        rows = self._uow.rows(self._default, {"tenant_id": self._tenant_id})
         if rows:
             return cast(Pipeline, self._track(rows)[0])
         pending = cast(list[Pipeline], self._uow.pending("pipeline"))
         return next((p for p in pending if p.is_default), None)
 
     def list(self) -> list[Pipeline]:
-        rows = self._uow.rows(
-            select(PipelineRow)
-            .where(PipelineRow.tenant_id == self._tenant_id)
-            .order_by(PipelineRow.is_default.desc(), PipelineRow.name, PipelineRow.id)
-        )
+        rows = self._uow.rows(self._list, {"tenant_id": self._tenant_id})
         return cast(list[Pipeline], self._track(rows))
 
 
@@ -646,8 +700,46 @@ class SqlContacts(_Repository):
         super().add(contact)
 
 
+def _lead_facts(condition: Any) -> Select[Any]:
+    return (
+        select(_leads.c.id, _leads.c.status, _leads.c.contact_id)
+        .where(_leads.c.tenant_id == bindparam("tenant_id"), condition)
+        .order_by(_leads.c.number)
+    )
+
+
 class SqlLeads(_Repository):
     kind, row, from_row = "lead", LeadRow, staticmethod(mapping.lead_from)
+
+    _by_number = select(*_leads.c).where(
+        _leads.c.tenant_id == bindparam("tenant_id"), _leads.c.number == bindparam("number")
+    )
+    _facts_for_contact = _lead_facts(_leads.c.contact_id == bindparam("contact_id"))
+    _facts_for_account = _lead_facts(
+        _leads.c.contact_id.in_(
+            select(_contacts.c.id).where(
+                _contacts.c.tenant_id == bindparam("tenant_id"),
+                _contacts.c.account_id == bindparam("account_id"),
+            )
+        )
+    )
+    _works_with = (
+        select(_leads.c.id)
+        .where(
+            _leads.c.tenant_id == bindparam("tenant_id"),
+            _leads.c.owner_id.in_(bindparam("scope", expanding=True)),
+            or_(
+                _leads.c.contact_id == bindparam("contact_id"),
+                _leads.c.id.in_(
+                    select(_participants.c.lead_id).where(
+                        _participants.c.tenant_id == bindparam("tenant_id"),
+                        _participants.c.contact_id == bindparam("contact_id"),
+                    )
+                ),
+            ),
+        )
+        .limit(1)
+    )
 
     def __init__(self, uow: SqlUnitOfWork) -> None:
         super().__init__(uow)
@@ -660,80 +752,59 @@ class SqlLeads(_Repository):
         super().add(lead)
 
     def by_number(self, number: int) -> Lead | None:
-        rows = self._uow.rows(
-            select(LeadRow).where(LeadRow.tenant_id == self._tenant_id, LeadRow.number == number)
-        )
+        rows = self._uow.rows(self._by_number, {"tenant_id": self._tenant_id, "number": number})
         return cast(Lead, self._track(rows)[0]) if rows else None
 
     def next_number(self) -> int:
-        """One more than the tenant's counter, taken in this transaction: a concurrent creation
-        waits for the row (PostgreSQL) or the write lock (SQLite) instead of colliding."""
-        insert = upsert_insert(self._uow.session, LeadCounterRow).values(
-            tenant_id=self._tenant_id, last_number=1
-        )
-        statement = insert.on_conflict_do_update(
-            index_elements=["tenant_id"],
-            set_={"last_number": LeadCounterRow.last_number + 1},
-        ).returning(LeadCounterRow.last_number)
-        number = int(self._uow.execute(statement).scalar_one())
+        """Taken from the tenant's counter in this transaction: a concurrent creation waits for
+        the row (PostgreSQL) or the write lock (SQLite) instead of colliding."""
+        statement = _take_number(self._uow.session.get_bind().dialect.name)
+        number = int(self._uow.rows(statement, {"w_tenant": self._tenant_id})[0][0])
         self._last_number = number
         return number
 
-    def _facts(self, condition: Any) -> list[LeadFact]:
-        statement = (
-            select(LeadRow.id, LeadRow.status, LeadRow.contact_id)
-            .where(LeadRow.tenant_id == self._tenant_id, condition)
-            .order_by(LeadRow.number)
-        )
+    def _facts(self, statement: Select[Any], params: dict[str, Any]) -> list[LeadFact]:
         return [
             LeadFact(
                 lead_id=LeadId(lead_id),
                 status=LeadStatus(status),
                 contact_id=ContactId(contact_id) if contact_id else None,
             )
-            for lead_id, status, contact_id in self._uow.execute(statement)
+            for lead_id, status, contact_id in self._uow.rows(
+                statement, {"tenant_id": self._tenant_id, **params}
+            )
         ]
 
     def facts_for_contact(self, contact_id: ContactId) -> list[LeadFact]:
-        return self._facts(LeadRow.contact_id == contact_id)
+        return self._facts(self._facts_for_contact, {"contact_id": contact_id})
 
     def facts_for_account(self, account_id: AccountId) -> list[LeadFact]:
-        employees = select(ContactRow.id).where(
-            ContactRow.tenant_id == self._tenant_id, ContactRow.account_id == account_id
-        )
-        return self._facts(LeadRow.contact_id.in_(employees))
+        return self._facts(self._facts_for_account, {"account_id": account_id})
 
     def scope_works_with_contact(self, contact_id: ContactId, scope: frozenset[UserId]) -> bool:
-        as_participant = select(LeadParticipantRow.lead_id).where(
-            LeadParticipantRow.tenant_id == self._tenant_id,
-            LeadParticipantRow.contact_id == contact_id,
-        )
-        statement = (
-            select(LeadRow.id)
-            .where(
-                LeadRow.tenant_id == self._tenant_id,
-                LeadRow.owner_id.in_(sorted(scope)),
-                or_(LeadRow.contact_id == contact_id, LeadRow.id.in_(as_participant)),
-            )
-            .limit(1)
-        )
-        return self._uow.execute(statement).first() is not None
+        params = {"tenant_id": self._tenant_id, "contact_id": contact_id, "scope": sorted(scope)}
+        return bool(self._uow.rows(self._works_with, params))
 
 
 class SqlComments(_Repository):
     kind, row, from_row = "comment", CommentRow, staticmethod(mapping.comment_from)
 
+    _latest = (
+        select(*_comments.c)
+        .where(
+            _comments.c.tenant_id == bindparam("tenant_id"),
+            _comments.c.lead_id == bindparam("lead_id"),
+        )
+        .order_by(_comments.c.created_at.desc(), _comments.c.id.desc())
+        .limit(bindparam("limit"))
+    )
+
     def add(self, comment: Comment) -> None:
         super().add(comment)
 
     def latest(self, lead_id: LeadId, limit: int) -> list[Comment]:
-        rows = self._uow.rows(
-            select(CommentRow)
-            .where(CommentRow.tenant_id == self._tenant_id, CommentRow.lead_id == lead_id)
-            .order_by(CommentRow.created_at.desc(), CommentRow.id.desc())
-            .limit(limit)
-        )
-        return [mapping.comment_from(row) for row in rows]
+        params = {"tenant_id": self._tenant_id, "lead_id": lead_id, "limit": limit}
+        return [mapping.comment_from(row) for row in self._uow.rows(self._latest, params)]
 
 
 class SqlReminders(_Repository):

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Row, func, select
 
 from domain.accounts import Account, Classification, Direction
 from domain.common import Stamp
@@ -20,7 +20,7 @@ from domain.statuses import CustomerStatus, ProspectStatus
 from domain.users import Role, User
 from storage.database import Database
 from storage.errors import StorageUnavailable
-from storage.rows import HistoryRow, LeadFollowerRow, OutboxRow
+from storage.rows import HistoryRow, LeadFollowerRow, OutboxRow, metadata
 from tests.domain.fakes import FakeClock
 from tests.storage.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
 
@@ -127,10 +127,26 @@ def test_every_aggregate_reads_back_equal_to_what_was_written(database: Database
         # The comment moved the lead's activity on; compare the rest.
         assert loaded.last_activity_at == comment.created_at
         assert loaded == lead
+        # Column types apply to the Core rows too: aware UTC datetimes, JSON as lists.
+        assert loaded.created_at is not None
+        assert loaded.created_at.utcoffset() == timedelta(0)
         assert uow.comments.latest(lead.id, 5) == [comment]
         assert uow.reminders.get(reminder.id) == reminder
     assert user.version == 1
     assert lead.events == []
+
+
+def test_no_column_is_hidden_by_an_attribute_of_core_rows() -> None:
+    """Rows are read as Core ``Row``s by attribute: a column named ``count`` or ``index``
+    would read the tuple method instead of the value."""
+    taken = set(dir(Row))
+    clashes = {
+        f"{table.name}.{column.name}"
+        for table in metadata.tables.values()
+        for column in table.c
+        if column.name in taken
+    }
+    assert clashes == set()
 
 
 def test_leaving_without_commit_writes_nothing(database: Database) -> None:
