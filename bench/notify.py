@@ -60,6 +60,7 @@ from bot.config import Settings  # noqa: E402
 from bot.notify.dispatcher import Dispatcher, DispatcherOptions  # noqa: E402
 from bot.notify.limits import TENANT_PER_SECOND, Limits  # noqa: E402
 from bot.notify.sender import Sender  # noqa: E402
+from bot.outbound import Outbound  # noqa: E402
 from cards.i18n import Translator  # noqa: E402
 from cards.lead import lead_card  # noqa: E402
 from domain.ids import LeadId, TenantId, UserId  # noqa: E402
@@ -356,12 +357,13 @@ async def run_engine(engine: str, args: argparse.Namespace, connector: Connector
     print(f"== {engine}: {followers} followers", flush=True)  # noqa: T201
     database, drop = open_database(engine, args.pg_url)
     executor = ThreadPoolExecutor(8, thread_name_prefix="bench-notify")
+    outbound = Outbound()
     try:
         crm = CRM(database.uow)
         started = time.perf_counter()
         big, small = await asyncio.to_thread(seed, database, crm, followers, connector.url)
         results = Results(engine, followers, time.perf_counter() - started)
-        adapter = build_adapter(Settings(run_dispatcher=False))
+        adapter = build_adapter(Settings(run_dispatcher=False), outbound=outbound)
         base = DispatcherOptions(limits=Limits(enabled=False))
         unlimited = Dispatcher(database, crm, Sender(adapter, ""), executor, base)
         await dispatcher_burst(database, crm, unlimited, connector, big, followers, results)
@@ -406,6 +408,7 @@ async def run_engine(engine: str, args: argparse.Namespace, connector: Connector
         )
         return results
     finally:
+        await outbound.close()
         executor.shutdown(wait=True)
         drop()
 

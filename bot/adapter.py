@@ -3,7 +3,8 @@
 Stock 4.17.1 builds a new ConnectorClient (and an msrest retry policy whose constructor is
 surprisingly costly), new credentials and a new user-token client on every turn and every
 proactive send. Here the connector clients and credentials are built once per (app id, service
-URL, audience) and reused; the user-token client is only built if a turn actually asks for it.
+URL, audience) and reused; the user-token client is only built if a turn actually asks for it;
+replies, sends and updates take the aiohttp path of ``bot.outbound``.
 Authentication itself is the SDK's, unchanged.
 """
 
@@ -30,6 +31,7 @@ from botframework.connector.auth import (
 )
 
 from bot.config import Settings
+from bot.outbound import Outbound, speed_up
 
 logger = logging.getLogger(__name__)
 
@@ -63,15 +65,18 @@ class CachingCredentialsFactory(ServiceClientCredentialsFactory):
 class CachingConnectorFactory(ConnectorFactory):
     """Hands out one ConnectorClient per (service URL, audience) for a given app id."""
 
-    def __init__(self, inner: ConnectorFactory, cache: dict[tuple[str, str], Any]) -> None:
+    def __init__(
+        self, inner: ConnectorFactory, cache: dict[tuple[str, str], Any], outbound: Outbound
+    ) -> None:
         self._inner = inner
         self._cache = cache
+        self._outbound = outbound
 
     async def create(self, service_url: str, audience: str | None = None) -> ConnectorClient:
         key = (service_url or "", audience or "")
         client = self._cache.get(key)
         if client is None:
-            client = await self._inner.create(service_url, audience)
+            client = speed_up(await self._inner.create(service_url, audience), self._outbound)
             self._cache[key] = client
         return client
 
@@ -111,13 +116,15 @@ class _LazyUserTokenClient(UserTokenClient):
 class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
     """The SDK's configuration-based authentication with reusable outbound clients."""
 
-    def __init__(self, inner: BotFrameworkAuthentication) -> None:
+    def __init__(self, inner: BotFrameworkAuthentication, outbound: Outbound) -> None:
         self._inner = inner
+        self._outbound = outbound
         self._connectors: dict[str, dict[tuple[str, str], Any]] = {}
 
     def _wrap(self, factory: ConnectorFactory, claims: ClaimsIdentity) -> ConnectorFactory:
         app_id = claims.get_claim_value("aud") or claims.get_claim_value("appid") or ""
-        return CachingConnectorFactory(factory, self._connectors.setdefault(app_id, {}))
+        cache = self._connectors.setdefault(app_id, {})
+        return CachingConnectorFactory(factory, cache, self._outbound)
 
     async def authenticate_request(
         self, activity: Activity, auth_header: str
@@ -149,9 +156,12 @@ class CachingBotFrameworkAuthentication(BotFrameworkAuthentication):
 
 
 def build_adapter(
-    settings: Settings, credentials_factory: ServiceClientCredentialsFactory | None = None
+    settings: Settings,
+    credentials_factory: ServiceClientCredentialsFactory | None = None,
+    outbound: Outbound | None = None,
 ) -> CloudAdapter:
-    """The CloudAdapter of the service; tests may pass a credentials factory of their own."""
+    """The CloudAdapter of the service; tests may pass a credentials factory of their own.
+    Replies and proactive sends go out through ``outbound`` (the caller closes it)."""
     if settings.openid_metadata_url:
         # The public-cloud path the CloudAdapter takes reads this class attribute (the SDK's
         # TO_BOT_FROM_CHANNEL_OPENID_METADATA_URL key switches to a different, parameterized
@@ -162,4 +172,4 @@ def build_adapter(
         credentials_factory or ConfigurationServiceClientCredentialFactory(configuration)
     )
     inner = ConfigurationBotFrameworkAuthentication(configuration, credentials_factory=factory)
-    return CloudAdapter(CachingBotFrameworkAuthentication(inner))
+    return CloudAdapter(CachingBotFrameworkAuthentication(inner, outbound or Outbound()))

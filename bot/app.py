@@ -24,6 +24,7 @@ from bot.identity import ConversationRef, Speaker
 from bot.notify.dispatcher import Dispatcher, DispatcherOptions
 from bot.notify.limits import Limits
 from bot.notify.sender import Sender
+from bot.outbound import Outbound
 from bot.pages import privacy, terms
 from bot.state import DatabaseStorage
 from bot.teams import BotOptions, CrmBot
@@ -88,6 +89,7 @@ class Runtime:
     messages: MessagesEndpoint
     state: DatabaseStorage
     dispatcher: Dispatcher
+    outbound: Outbound
     installer: GraphInstaller | None = None
 
 
@@ -104,7 +106,8 @@ def build_runtime(
         database.upgrade()
     crm = CRM(database.uow)
     executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="teamcrm")
-    adapter = build_adapter(settings, credentials_factory)
+    outbound = Outbound()
+    adapter = build_adapter(settings, credentials_factory, outbound)
     installer = graph_installer(settings)
     dispatcher = Dispatcher(
         database,
@@ -141,6 +144,7 @@ def build_runtime(
         messages=MessagesEndpoint(adapter, bot),
         state=DatabaseStorage(database.key_value_store(STATE_PARTITION), executor),
         dispatcher=dispatcher,
+        outbound=outbound,
         installer=installer,
     )
 
@@ -174,6 +178,7 @@ def create_app(
                 await asyncio.wait({task}, timeout=DISPATCHER_STOP_SECONDS)
                 task.cancel()
             runtime.executor.shutdown(wait=True, cancel_futures=False)
+            await runtime.outbound.close()
             if runtime.installer is not None:
                 runtime.installer.close()
             await asyncio.to_thread(runtime.database.dispose)

@@ -137,3 +137,20 @@ CONTRACT: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
 }
 
 ALL_VERBS: Final = frozenset(CONTRACT)
+
+# Verbs that only show something: pressing one twice (a redelivery) does no harm, so the bot
+# does not spend a database write making sure it runs once.
+READ_ONLY: Final = frozenset(
+    {
+        HELP,
+        MY_LEADS,
+        PIPELINE,
+        FIND,
+        LEAD_SHOW,
+        LEAD_REFRESH,
+        ACCOUNT_SHOW,
+        CONTACT_SHOW,
+        NOTIFY_SETTINGS,
+        NOTIFY_LEAD,
+    }
+)

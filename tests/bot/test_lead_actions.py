@@ -6,6 +6,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
+from sqlalchemy import text
 
 from cards import verbs
 from tests.bot.conftest import ALICE, BOB, Service
@@ -280,6 +281,36 @@ async def test_a_redelivered_action_is_not_applied_twice(
         lead_id_of(lead_card),
     )
     assert [c.text for c in view.latest_comments] == ["only once"]
+
+
+async def test_only_actions_that_change_something_are_claimed(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    """Showing a card twice is harmless, so a refresh costs no write; a change is claimed (and
+    a redelivered refresh still answers with the card)."""
+
+    def claimed() -> int:
+        with service.runtime.database.sessions() as session:
+            return int(session.execute(text("SELECT count(*) FROM processed_activities")).scalar())
+
+    refresh = activities.card_action(
+        verbs.LEAD_REFRESH,
+        action_data(lead_card, verbs.LEAD_REFRESH),
+        service_url=service.connector.url,
+        tenant_id=service.tenant_id,
+        user=ALICE,
+    )
+    before = claimed()
+    for _ in range(2):
+        response = await service.post(refresh)
+        assert response.status == 200
+        assert has_action((await response.json())["value"], verbs.LEAD_COMMENT)
+    assert claimed() == before
+    await service.press(
+        verbs.LEAD_COMMENT,
+        {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "claimed"},
+    )
+    assert claimed() == before + 1
 
 
 async def test_a_redelivered_message_creates_one_lead_and_one_reply(service: Service) -> None:

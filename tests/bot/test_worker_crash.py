@@ -84,7 +84,10 @@ async def test_a_killed_worker_loses_nothing(
             verbs.LEAD_CHANGE_STAGE,
             {**action_data(card, verbs.LEAD_CHANGE_STAGE), verbs.IN_STAGE_ID: stage},
         )
-        connector.delay = 0.4  # each send takes a while: the kill lands mid-delivery
+        # Each send takes a while, one after the other: the kill lands mid-delivery (sends
+        # go out 16 at a time, so a delay alone would land all 12 together).
+        connector.delay = 0.4
+        connector.serial = True
 
         worker = _start_worker(database)
         assert await _wait(lambda: sum(_notices(connector).values()) >= 2, 30)
@@ -94,6 +97,7 @@ async def test_a_killed_worker_loses_nothing(
         assert delivered_before_kill < FOLLOWERS, "the worker finished before it was killed"
 
         connector.delay = 0.0
+        connector.serial = False
         restarted = _start_worker(database)
         expected = {f"a:personal-{p.aad_object_id}" for p in people}
         store = database.notifications()

@@ -52,6 +52,8 @@ class StandInConnector:
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self.members: dict[str, dict[str, Any]] = {}
         self.delay = 0.0  # seconds before answering a send: lets a test catch work in flight
+        self.serial = False  # answer sends one at a time (a slow connector, not just a far one)
+        self._one_at_a_time = asyncio.Lock()
         self._ids = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self._arrivals: asyncio.Condition | None = None
@@ -130,6 +132,14 @@ class StandInConnector:
         if failed is not None:
             return failed
         body = json.loads(await request.read() or b"{}")
+        if self.serial:
+            async with self._one_at_a_time:
+                await self._answer_later(request, cid, body)
+        else:
+            await self._answer_later(request, cid, body)
+        return web.json_response({"id": f"activity-{next(self._ids)}"})
+
+    async def _answer_later(self, request: web.Request, cid: str, body: dict[str, Any]) -> None:
         if self.delay:
             await asyncio.sleep(self.delay)
         await self._record(
@@ -141,7 +151,6 @@ class StandInConnector:
                 authorization=request.headers.get("Authorization"),
             )
         )
-        return web.json_response({"id": f"activity-{next(self._ids)}"})
 
     async def _delete(self, request: web.Request) -> web.Response:
         return web.Response(status=200)
