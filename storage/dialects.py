@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -18,3 +19,10 @@ def dialect_insert(dialect: str, row: Any) -> Any:
 
 def upsert_insert(session: Session, row: Any) -> Any:
     return dialect_insert(session.get_bind().dialect.name, row)
+
+
+def greatest(dialect: str, *values: Any) -> Any:
+    """The largest of its arguments: PostgreSQL's ``greatest``, SQLite's many-argument ``max``."""
+    if dialect == "postgresql":
+        return func.greatest(*values)
+    return func.max(*values)

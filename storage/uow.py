@@ -55,7 +55,7 @@ from domain.settings import Pipeline, TenantSettings
 from domain.statuses import LeadStatus
 from domain.users import Role, User
 from storage import mapping
-from storage.dialects import dialect_insert
+from storage.dialects import dialect_insert, greatest
 from storage.errors import translated
 from storage.rows import (
     AccountLabelRow,
@@ -522,12 +522,26 @@ _LEAD_ACTIVITY = (
 
 @cache
 def _take_number(dialect: str) -> Any:
-    statement = dialect_insert(dialect, _counters).values(
-        tenant_id=bindparam("w_tenant"), last_number=1
+    """One more than the counter, or than the tenant's highest lead number if that is higher:
+    leads written without the counter (an import, a restored backup) never make it collide.
+    ``max(number)`` is a seek on the unique (tenant_id, number) index."""
+    highest = (
+        select(func.coalesce(func.max(_leads.c.number), 0))
+        .where(_leads.c.tenant_id == bindparam("w_tenant"))
+        .scalar_subquery()
     )
+    statement = dialect_insert(dialect, _counters).values(
+        tenant_id=bindparam("w_tenant"), last_number=highest + 1
+    )
+    # The counter's column is the row as locked (PostgreSQL) or written (SQLite) when this one
+    # gets its turn, so racing creations still queue on it; ``excluded`` carries the max.
     return statement.on_conflict_do_update(
         index_elements=[_counters.c.tenant_id],
-        set_={"last_number": _counters.c.last_number + 1},
+        set_={
+            "last_number": greatest(
+                dialect, _counters.c.last_number + 1, statement.excluded.last_number
+            )
+        },
     ).returning(_counters.c.last_number)
 
 

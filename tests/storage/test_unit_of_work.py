@@ -316,6 +316,29 @@ def test_lead_numbers_come_from_the_tenant_counter(database: Database) -> None:
     assert taken == [1, 2]
 
 
+def test_lead_numbers_follow_leads_written_without_the_counter(
+    crm: CRM, database: Database
+) -> None:
+    """An import, a restored backup or a seeder writes leads but not the counter: new leads
+    still number past the highest, whether the counter is missing or behind."""
+
+    def write_directly(*numbers: int) -> None:
+        with database.uow(TENANT) as uow:
+            pipeline = uow.pipelines.default()
+            assert pipeline is not None
+            for number in numbers:
+                uow.leads.add(make_lead(pipeline, number=number))
+            uow.commit()
+
+    write_directly(5, 9)
+    assert crm.create_lead(TENANT, ADMIN, title="After the import").number == 10
+    write_directly(20)
+    assert crm.create_lead(TENANT, ADMIN, title="After the restore").number == 21
+    assert crm.create_lead(TENANT, ADMIN, title="Next").number == 22
+    with database.uow(OTHER_TENANT) as uow:
+        assert uow.leads.next_number() == 1
+
+
 def test_index_tables_follow_the_aggregate(database: Database) -> None:
     lead = seed_lead(database)
     with database.uow(TENANT) as uow:
