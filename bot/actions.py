@@ -311,7 +311,8 @@ class Actions:
         colleagues: Sequence[UserSummary] = ()
         if view.can_change:
             # The choices the card offers: the account's people and colleagues to add.
-            queries, viewer = self.queries(caller)
+            queries = self._queries(caller.tenant_id)
+            viewer = view.viewer or queries.viewer(caller.user_id)
             if view.lead.account_id:
                 where = ContactFilter(account_id=view.lead.account_id)
                 contacts = queries.contacts(viewer, where, limit=CONTACTS_SHOWN).items

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 DEFAULT_PORT = 3978
+MAX_PROCESSES = 64
 DEFAULT_DATABASE_URL = "sqlite:///teamcrm.db"
 DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -89,6 +90,8 @@ class Settings:
     auto_migrate: bool = True
     allowed_tenants: frozenset[str] = frozenset()
     max_body_bytes: int = 256 * 1024
+    # Service processes sharing the port: a turn is CPU work under one GIL, so one per core.
+    processes: int = 1
     run_dispatcher: bool = True
     notify_window_seconds: float = 30.0
     notify_rate_limits: bool = True
@@ -122,6 +125,13 @@ class Settings:
         port_text = env.get("PORT", "").strip() or str(DEFAULT_PORT)
         if not port_text.isdigit() or not 0 < int(port_text) < 65536:
             raise ValueError(f"PORT must be a TCP port number, not {port_text!r}")
+        processes_text = env.get("TEAMCRM_PROCESSES", "").strip() or "1"
+        if processes_text == "auto":
+            processes_text = str(os.cpu_count() or 1)
+        if not processes_text.isdigit() or not 1 <= int(processes_text) <= MAX_PROCESSES:
+            raise ValueError(
+                f"TEAMCRM_PROCESSES must be 1 to {MAX_PROCESSES} or auto, not {processes_text!r}"
+            )
         tenants = frozenset(
             t.strip() for t in env.get("TEAMCRM_ALLOWED_TENANTS", "").split(",") if t.strip()
         )
@@ -135,6 +145,7 @@ class Settings:
             database_url=env.get("TEAMCRM_DATABASE_URL", "").strip() or DEFAULT_DATABASE_URL,
             auto_migrate=_flag(env.get("TEAMCRM_AUTO_MIGRATE"), default=True),
             allowed_tenants=tenants,
+            processes=int(processes_text),
             run_dispatcher=_flag(env.get("TEAMCRM_DISPATCHER"), default=True),
             notify_window_seconds=_seconds(env.get("TEAMCRM_NOTIFY_WINDOW_SECONDS"), 30.0),
             notify_lease_seconds=_seconds(env.get("TEAMCRM_NOTIFY_LEASE_SECONDS"), 60.0),

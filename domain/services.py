@@ -112,6 +112,8 @@ class LeadView:
     can_change: bool
     viewer_follows: bool
     comment_authors: Mapping[UserId, User] = field(default_factory=dict)
+    # Who it was resolved for: the card's choices are listed with the same rights.
+    viewer: Viewer | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -945,6 +947,7 @@ class CRM:
                 self._lead_view_base(uow, lead, account),
                 can_change=can_change_lead(viewer, lead, account),
                 viewer_follows=viewer.user_id in lead.follower_ids,
+                viewer=viewer,
             )
 
     def lead_views_for(
@@ -970,6 +973,7 @@ class CRM:
                         base,
                         can_change=can_change_lead(viewer, lead, account),
                         viewer_follows=user_id in lead.follower_ids,
+                        viewer=viewer,
                     )
             return views
 

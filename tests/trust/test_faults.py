@@ -156,37 +156,67 @@ async def slow_connector() -> AsyncIterator[SlowConnector]:
     await connector.stop()
 
 
-async def test_sigterm_lets_turns_in_flight_finish_and_exits_cleanly(
-    tmp_path: Path, slow_connector: SlowConnector
-) -> None:
-    port = _free_port()
+def _serve(tmp_path: Path, port: int, processes: int) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "PORT": str(port),
         "TEAMCRM_HOST": "127.0.0.1",
         "TEAMCRM_DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
         "TEAMCRM_DISPATCHER": "0",
+        "TEAMCRM_PROCESSES": str(processes),
         "MicrosoftAppId": "",
     }
-    process = subprocess.Popen(
+    return subprocess.Popen(
         [sys.executable, "-m", "bot.cli", "serve"],  # `teamcrm serve`
         cwd=tmp_path,
         env={**env, "PYTHONPATH": str(ROOT)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
+
+
+async def _wait_healthy(
+    http: aiohttp.ClientSession, process: subprocess.Popen[bytes], url: str
+) -> None:
+    deadline = time.monotonic() + 30
+    while True:
+        assert process.poll() is None, process.stderr.read() if process.stderr else ""
+        with contextlib.suppress(aiohttp.ClientError):
+            async with http.get(f"{url}/healthz") as response:
+                if response.status == 200:
+                    return
+        assert time.monotonic() < deadline, "teamcrm serve did not start"
+        await asyncio.sleep(0.2)
+
+
+def _children(pid: int) -> list[int]:
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    return [int(p) for p in path.read_text().split()] if path.exists() else []
+
+
+def _end(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        for child in _children(process.pid):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGKILL)
+        process.kill()
+        process.wait(10)
+    for stream in (process.stdout, process.stderr):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.mark.parametrize("processes", [1, 2])
+async def test_sigterm_lets_turns_in_flight_finish_and_exits_cleanly(
+    tmp_path: Path, slow_connector: SlowConnector, processes: int
+) -> None:
+    port = _free_port()
+    process = _serve(tmp_path, port, processes)
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
-            deadline = time.monotonic() + 30
-            while True:
-                assert process.poll() is None, process.stderr.read() if process.stderr else ""
-                with contextlib.suppress(aiohttp.ClientError):
-                    async with http.get(f"{url}/healthz") as response:
-                        if response.status == 200:
-                            break
-                assert time.monotonic() < deadline, "teamcrm serve did not start"
-                await asyncio.sleep(0.2)
+            await _wait_healthy(http, process, url)
+            assert len(_children(process.pid)) == (processes if processes > 1 else 0)
 
             async def say(index: int) -> int:
                 activity = activities.message(
@@ -206,9 +236,26 @@ async def test_sigterm_lets_turns_in_flight_finish_and_exits_cleanly(
         assert slow_connector.answered == 5
         assert await asyncio.to_thread(process.wait, 30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
-        for stream in (process.stdout, process.stderr):
-            if stream is not None:
-                stream.close()
+        _end(process)
+
+
+async def test_a_service_process_that_dies_stops_the_service_with_an_error(
+    tmp_path: Path,
+) -> None:
+    """Half a service must not go on looking healthy: the supervisor restarts the whole."""
+    port = _free_port()
+    process = _serve(tmp_path, port, 2)
+    try:
+        async with aiohttp.ClientSession() as http:
+            await _wait_healthy(http, process, f"http://127.0.0.1:{port}")
+        first, second = _children(process.pid)
+        os.kill(first, signal.SIGKILL)
+        assert await asyncio.to_thread(process.wait, 30) == 1
+        assert not Path(f"/proc/{second}").exists() or _zombie(second)
+    finally:
+        _end(process)
+
+
+def _zombie(pid: int) -> bool:
+    stat = Path(f"/proc/{pid}/stat")
+    return stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z"

@@ -1,0 +1,31 @@
+"""Settings read from the environment: what an admin may write and what gets refused."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.config import MAX_PROCESSES, Settings
+
+NO_DOTENV = Path("/nonexistent/.env")
+
+
+def test_one_process_unless_asked() -> None:
+    assert Settings.from_env({}, dotenv=NO_DOTENV).processes == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("2", 2), (" 4 ", 4), ("auto", os.cpu_count() or 1), (str(MAX_PROCESSES), MAX_PROCESSES)],
+)
+def test_processes_from_the_environment(text: str, expected: int) -> None:
+    settings = Settings.from_env({"TEAMCRM_PROCESSES": text}, dotenv=NO_DOTENV)
+    assert settings.processes == expected
+
+
+@pytest.mark.parametrize("text", ["0", "-1", "two", "1.5", str(MAX_PROCESSES + 1)])
+def test_a_bad_process_count_is_refused_with_its_name(text: str) -> None:
+    with pytest.raises(ValueError, match="TEAMCRM_PROCESSES"):
+        Settings.from_env({"TEAMCRM_PROCESSES": text}, dotenv=NO_DOTENV)
