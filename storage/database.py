@@ -105,9 +105,7 @@ class Database:
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         # Lists are one statement each: in autocommit they skip BEGIN and ROLLBACK, two of the
         # four round trips a read otherwise costs on PostgreSQL.
-        self.read_sessions = sessionmaker(
-            self.engine.execution_options(isolation_level="AUTOCOMMIT"), expire_on_commit=False
-        )
+        self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
@@ -126,7 +124,7 @@ class Database:
         return SqlUnitOfWork(self.sessions, tenant_id, self._clock)
 
     def queries(self, tenant_id: TenantId) -> SqlQueries:
-        return SqlQueries(self.read_sessions, tenant_id)
+        return SqlQueries(self.read_engine, tenant_id)
 
     def key_value_store(self, partition: str) -> KeyValueStore:
         """Bot state under ``partition`` (a tenant id, or a fixed name for SDK-wide state)."""

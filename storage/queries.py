@@ -13,10 +13,12 @@ import json
 import re
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
+    Engine,
+    Table,
     and_,
     exists,
     func,
@@ -27,7 +29,6 @@ from sqlalchemy import (
     union,
     union_all,
 )
-from sqlalchemy.orm import Session, sessionmaker
 
 from domain.access import Viewer
 from domain.accounts import Classification
@@ -56,6 +57,7 @@ from storage.mapping import cents_to_amount, sort_key
 from storage.rows import (
     AccountLabelRow,
     AccountRow,
+    Base,
     ContactRow,
     ContactTagRow,
     HistoryRow,
@@ -66,6 +68,16 @@ from storage.rows import (
     PipelineRow,
     UserRow,
 )
+
+
+def _table(row: type[Base]) -> Table:
+    return cast(Table, row.__table__)
+
+
+_users, _accounts, _labels = _table(UserRow), _table(AccountRow), _table(AccountLabelRow)
+_contacts, _contact_tags, _history = _table(ContactRow), _table(ContactTagRow), _table(HistoryRow)
+_leads, _lead_tags, _followers = _table(LeadRow), _table(LeadTagRow), _table(LeadFollowerRow)
+_participants, _pipelines = _table(LeadParticipantRow), _table(PipelineRow)
 
 # Above every character, so [prefix, prefix + TOP) is exactly "starts with prefix" in a
 # code-point (binary / C) collation, and an index range scan answers it.
@@ -104,13 +116,15 @@ def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
 class SqlQueries:
     """``domain.queries.Queries`` for one tenant."""
 
-    def __init__(self, sessions: sessionmaker[Session], tenant_id: TenantId) -> None:
+    def __init__(self, engine: Engine, tenant_id: TenantId) -> None:
+        """``engine``: one in autocommit, as each read is a single statement."""
         self.tenant_id = tenant_id
-        self._sessions = sessions
+        self._engine = engine
 
     def _all(self, statement: Any) -> list[Any]:
-        with translated(), self._sessions() as session:
-            return list(session.execute(statement).all())
+        """Core rows on a plain connection: the read side never needs the ORM's session."""
+        with translated(), self._engine.connect() as connection:
+            return list(connection.execute(statement).all())
 
     # --- access rules as SQL (the counterpart of domain.access) ------------------------------
     #
@@ -120,7 +134,7 @@ class SqlQueries:
     # Tables inside are aliased so they never correlate with the list's own tables.
 
     def _scope_accounts(self, viewer: Viewer) -> Any:
-        label = AccountLabelRow.__table__.alias("scope_label")
+        label = _labels.alias("scope_label")
         return select(label.c.account_id).where(
             label.c.tenant_id == self.tenant_id,
             label.c.kind == "responsible",
@@ -130,14 +144,14 @@ class SqlQueries:
     def account_visible(self, viewer: Viewer) -> ColumnElement[bool]:
         if viewer.is_admin:
             return true()
-        return AccountRow.id.in_(self._scope_accounts(viewer))
+        return _accounts.c.id.in_(self._scope_accounts(viewer))
 
     def _scope_lead_numbers(self, viewer: Viewer) -> Any:
         """Leads the scope owns, follows, or that belong to the scope's accounts."""
         scope = sorted(viewer.scope)
-        owned = LeadRow.__table__.alias("scope_owned")
-        of_accounts = LeadRow.__table__.alias("scope_of_accounts")
-        follower = LeadFollowerRow.__table__.alias("scope_follower")
+        owned = _leads.alias("scope_owned")
+        of_accounts = _leads.alias("scope_of_accounts")
+        follower = _followers.alias("scope_follower")
         return union_all(
             select(owned.c.number).where(
                 owned.c.tenant_id == self.tenant_id, owned.c.owner_id.in_(scope)
@@ -151,7 +165,7 @@ class SqlQueries:
             ),
         )
 
-    def lead_visible(self, viewer: Viewer, number: Any = LeadRow.number) -> ColumnElement[bool]:
+    def lead_visible(self, viewer: Viewer, number: Any = _leads.c.number) -> ColumnElement[bool]:
         """``number``: a list driven by an index table tests that table's copy of the number,
         so rows the viewer may not see are skipped without reading the lead."""
         if viewer.is_admin:
@@ -165,11 +179,11 @@ class SqlQueries:
         if viewer.is_admin:
             return true()
         scope = sorted(viewer.scope)
-        employee = ContactRow.__table__.alias("scope_employee")
-        created = ContactRow.__table__.alias("scope_created")
-        owned = LeadRow.__table__.alias("scope_owned")
-        participant = LeadParticipantRow.__table__.alias("scope_participant")
-        worked = LeadRow.__table__.alias("scope_worked")
+        employee = _contacts.alias("scope_employee")
+        created = _contacts.alias("scope_created")
+        owned = _leads.alias("scope_owned")
+        participant = _participants.alias("scope_participant")
+        worked = _leads.alias("scope_worked")
         reachable = union_all(
             select(employee.c.id).where(
                 employee.c.tenant_id == self.tenant_id,
@@ -195,15 +209,15 @@ class SqlQueries:
             )
             .where(participant.c.tenant_id == self.tenant_id, worked.c.owner_id.in_(scope)),
         )
-        return ContactRow.id.in_(reachable)
+        return _contacts.c.id.in_(reachable)
 
     # --- who is asking ----------------------------------------------------------------------
 
     def viewer(self, user_id: UserId) -> Viewer:
         rows = self._all(
-            select(UserRow.id, UserRow.role, UserRow.manager_id).where(
-                UserRow.tenant_id == self.tenant_id,
-                or_(UserRow.id == user_id, UserRow.manager_id == user_id),
+            select(_users.c.id, _users.c.role, _users.c.manager_id).where(
+                _users.c.tenant_id == self.tenant_id,
+                or_(_users.c.id == user_id, _users.c.manager_id == user_id),
             )
         )
         me = next((row for row in rows if row.id == user_id), None)
@@ -228,33 +242,36 @@ class SqlQueries:
             )
             if value is not None
         ]
-        statement = select(AccountRow)
-        name_key, row_id = AccountRow.name_key, AccountRow.id
+        statement = select(_accounts)
+        name_key, row_id = _accounts.c.name_key, _accounts.c.id
         if labels:
             # The first label drives: its index is already in name order.
             kind, value = labels.pop(0)
-            driver = AccountLabelRow
+            driver = _labels
             statement = statement.select_from(driver).join(
-                AccountRow,
-                and_(AccountRow.tenant_id == driver.tenant_id, AccountRow.id == driver.account_id),
+                _accounts,
+                and_(
+                    _accounts.c.tenant_id == driver.c.tenant_id,
+                    _accounts.c.id == driver.c.account_id,
+                ),
             )
             statement = statement.where(
-                driver.tenant_id == self.tenant_id, driver.kind == kind, driver.value == value
+                driver.c.tenant_id == self.tenant_id, driver.c.kind == kind, driver.c.value == value
             )
-            name_key, row_id = driver.name_key, driver.account_id
+            name_key, row_id = driver.c.name_key, driver.c.account_id
         for kind, value in labels:
-            other = AccountLabelRow.__table__.alias()
+            other = _labels.alias()
             statement = statement.where(
                 exists().where(
                     other.c.tenant_id == self.tenant_id,
-                    other.c.account_id == AccountRow.id,
+                    other.c.account_id == _accounts.c.id,
                     other.c.kind == kind,
                     other.c.value == value,
                 )
             )
-        statement = statement.where(AccountRow.tenant_id == self.tenant_id)
+        statement = statement.where(_accounts.c.tenant_id == self.tenant_id)
         if where.classification is not None:
-            statement = statement.where(AccountRow.classification == where.classification.value)
+            statement = statement.where(_accounts.c.classification == where.classification.value)
         if where.name_prefix:
             statement = statement.where(_starts_with(name_key, where.name_prefix))
         return statement.where(self.account_visible(viewer)), name_key, row_id
@@ -272,10 +289,10 @@ class SqlQueries:
             key, last_id = decode_cursor("accounts", cursor)
             statement = statement.where(tuple_(name_key, row_id) > tuple_(key, last_id))
         rows = self._all(statement.order_by(name_key, row_id).limit(_limit(limit) + 1))
-        items = [_account_summary(row[0]) for row in rows[:limit]]
+        items = [_account_summary(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            last = rows[limit - 1][0]
+            last = rows[limit - 1]
             next_cursor = encode_cursor("accounts", [last.name_key, last.id])
         return Page(items=tuple(items), next_cursor=next_cursor)
 
@@ -286,45 +303,49 @@ class SqlQueries:
     ) -> tuple[Any, tuple[Any, Any]]:
         """The list for one phase: ``name`` (by name) or ``email`` (by email, the contacts
         whose email but not name starts with the text). Each reads its own index in order."""
-        statement = select(ContactRow, AccountRow.name)
-        sort: tuple[Any, Any] = (ContactRow.name_key, ContactRow.id)
+        statement = select(_contacts, _accounts.c.name.label("account_name"))
+        sort: tuple[Any, Any] = (_contacts.c.name_key, _contacts.c.id)
         tag = sort_key(where.tag)
         if tag is not None and phase == "name":
-            driver = ContactTagRow
+            driver = _contact_tags
             statement = statement.select_from(driver).join(
-                ContactRow,
-                and_(ContactRow.tenant_id == driver.tenant_id, ContactRow.id == driver.contact_id),
+                _contacts,
+                and_(
+                    _contacts.c.tenant_id == driver.c.tenant_id,
+                    _contacts.c.id == driver.c.contact_id,
+                ),
             )
-            statement = statement.where(driver.tenant_id == self.tenant_id, driver.tag == tag)
-            sort = (driver.name_key, driver.contact_id)
+            statement = statement.where(driver.c.tenant_id == self.tenant_id, driver.c.tag == tag)
+            sort = (driver.c.name_key, driver.c.contact_id)
         elif tag is not None:
             statement = statement.where(
-                ContactRow.id.in_(
-                    select(ContactTagRow.contact_id).where(
-                        ContactTagRow.tenant_id == self.tenant_id, ContactTagRow.tag == tag
+                _contacts.c.id.in_(
+                    select(_contact_tags.c.contact_id).where(
+                        _contact_tags.c.tenant_id == self.tenant_id, _contact_tags.c.tag == tag
                     )
                 )
             )
         statement = statement.outerjoin(
-            AccountRow,
+            _accounts,
             and_(
-                AccountRow.tenant_id == ContactRow.tenant_id, AccountRow.id == ContactRow.account_id
+                _accounts.c.tenant_id == _contacts.c.tenant_id,
+                _accounts.c.id == _contacts.c.account_id,
             ),
-        ).where(ContactRow.tenant_id == self.tenant_id)
+        ).where(_contacts.c.tenant_id == self.tenant_id)
         if where.prospect_status is not None:
-            statement = statement.where(ContactRow.prospect_status == where.prospect_status.value)
+            statement = statement.where(_contacts.c.prospect_status == where.prospect_status.value)
         if where.customer_status is not None:
-            statement = statement.where(ContactRow.customer_status == where.customer_status.value)
+            statement = statement.where(_contacts.c.customer_status == where.customer_status.value)
         if where.account_id is not None:
-            statement = statement.where(ContactRow.account_id == where.account_id)
+            statement = statement.where(_contacts.c.account_id == where.account_id)
         if where.text_prefix and phase == "name":
             statement = statement.where(_starts_with(sort[0], where.text_prefix))
         elif where.text_prefix:
             statement = statement.where(
-                _starts_with(ContactRow.email_key, where.text_prefix),
-                ~_starts_with(ContactRow.name_key, where.text_prefix),
+                _starts_with(_contacts.c.email_key, where.text_prefix),
+                ~_starts_with(_contacts.c.name_key, where.text_prefix),
             )
-            sort = (ContactRow.email_key, ContactRow.id)
+            sort = (_contacts.c.email_key, _contacts.c.id)
         return statement.where(self.contact_visible(viewer)), sort
 
     def contacts(
@@ -349,9 +370,9 @@ class SqlQueries:
                 statement = statement.where(tuple_(*sort) > tuple_(*after))
             rows = self._all(statement.order_by(*sort).limit(wanted - len(items) + 1))
             taken = rows[: wanted - len(items)]
-            items.extend(_contact_summary(row[0], row[1]) for row in taken)
+            items.extend(_contact_summary(row) for row in taken)
             if len(rows) > len(taken):
-                last = taken[-1][0]
+                last = taken[-1]
                 key = last.name_key if phase == "name" else last.email_key
                 return Page(
                     items=tuple(items),
@@ -363,7 +384,7 @@ class SqlQueries:
             if len(items) == wanted:
                 # The name phase filled the page exactly: is there anything in the next one?
                 probe, _sort = self._contact_statement(viewer, where, "email")
-                more = self._all(probe.with_only_columns(ContactRow.id).limit(1))
+                more = self._all(probe.with_only_columns(_contacts.c.id).limit(1))
                 following = encode_cursor("contacts", ["email"]) if more else None
                 return Page(items=tuple(items), next_cursor=following)
 
@@ -371,14 +392,15 @@ class SqlQueries:
 
     def _lead_base(self, viewer: Viewer) -> Any:
         return (
-            select(LeadRow, AccountRow.name)
+            select(_leads, _accounts.c.name.label("account_name"))
             .outerjoin(
-                AccountRow,
+                _accounts,
                 and_(
-                    AccountRow.tenant_id == LeadRow.tenant_id, AccountRow.id == LeadRow.account_id
+                    _accounts.c.tenant_id == _leads.c.tenant_id,
+                    _accounts.c.id == _leads.c.account_id,
                 ),
             )
-            .where(LeadRow.tenant_id == self.tenant_id, self.lead_visible(viewer))
+            .where(_leads.c.tenant_id == self.tenant_id, self.lead_visible(viewer))
         )
 
     def _lead_page(
@@ -388,10 +410,10 @@ class SqlQueries:
             (last_number,) = decode_cursor(kind, cursor)
             statement = statement.where(number < last_number)
         rows = self._all(statement.order_by(number.desc()).limit(_limit(limit) + 1))
-        items = [_lead_summary(row[0], row[1]) for row in rows[:limit]]
+        items = [_lead_summary(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            next_cursor = encode_cursor(kind, [rows[limit - 1][0].number])
+            next_cursor = encode_cursor(kind, [rows[limit - 1].number])
         return Page(items=tuple(items), next_cursor=next_cursor)
 
     def leads(
@@ -402,61 +424,59 @@ class SqlQueries:
         limit: int = PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[LeadSummary]:
-        statement = select(LeadRow, AccountRow.name)
-        number: Any = LeadRow.number
+        statement = select(_leads, _accounts.c.name.label("account_name"))
+        number: Any = _leads.c.number
         driver: Any = None
         if where.tag is not None:
-            driver, condition = LeadTagRow, LeadTagRow.tag == sort_key(where.tag)
+            driver, condition = _lead_tags, _lead_tags.c.tag == sort_key(where.tag)
         elif where.follower_id is not None:
-            driver, condition = LeadFollowerRow, LeadFollowerRow.user_id == where.follower_id
+            driver, condition = _followers, _followers.c.user_id == where.follower_id
         elif where.participant_id is not None:
-            driver = LeadParticipantRow
-            condition = LeadParticipantRow.contact_id == where.participant_id
+            driver = _participants
+            condition = _participants.c.contact_id == where.participant_id
         if driver is not None:
             statement = (
                 statement.select_from(driver)
                 .join(
-                    LeadRow,
-                    and_(LeadRow.tenant_id == driver.tenant_id, LeadRow.id == driver.lead_id),
+                    _leads,
+                    and_(_leads.c.tenant_id == driver.c.tenant_id, _leads.c.id == driver.c.lead_id),
                 )
-                .where(driver.tenant_id == self.tenant_id, condition)
+                .where(driver.c.tenant_id == self.tenant_id, condition)
             )
-            number = driver.number
+            number = driver.c.number
         statement = statement.outerjoin(
-            AccountRow,
-            and_(AccountRow.tenant_id == LeadRow.tenant_id, AccountRow.id == LeadRow.account_id),
-        ).where(LeadRow.tenant_id == self.tenant_id, self.lead_visible(viewer, number))
-        if where.tag is not None and driver is not LeadTagRow:
+            _accounts,
+            and_(
+                _accounts.c.tenant_id == _leads.c.tenant_id, _accounts.c.id == _leads.c.account_id
+            ),
+        ).where(_leads.c.tenant_id == self.tenant_id, self.lead_visible(viewer, number))
+        if where.tag is not None and driver is not _lead_tags:
             statement = statement.where(
-                LeadRow.id.in_(self._lead_ids(LeadTagRow.tag, sort_key(where.tag), LeadTagRow))
+                _leads.c.id.in_(self._lead_ids(_lead_tags.c.tag, sort_key(where.tag), _lead_tags))
             )
-        if where.follower_id is not None and driver is not LeadFollowerRow:
+        if where.follower_id is not None and driver is not _followers:
             statement = statement.where(
-                LeadRow.id.in_(
-                    self._lead_ids(LeadFollowerRow.user_id, where.follower_id, LeadFollowerRow)
-                )
+                _leads.c.id.in_(self._lead_ids(_followers.c.user_id, where.follower_id, _followers))
             )
-        if where.participant_id is not None and driver is not LeadParticipantRow:
+        if where.participant_id is not None and driver is not _participants:
             statement = statement.where(
-                LeadRow.id.in_(
-                    self._lead_ids(
-                        LeadParticipantRow.contact_id, where.participant_id, LeadParticipantRow
-                    )
+                _leads.c.id.in_(
+                    self._lead_ids(_participants.c.contact_id, where.participant_id, _participants)
                 )
             )
         for column, value in (
-            (LeadRow.pipeline_id, where.pipeline_id),
-            (LeadRow.stage_id, where.stage_id),
-            (LeadRow.status, where.status.value if where.status else None),
-            (LeadRow.account_id, where.account_id),
-            (LeadRow.owner_id, where.owner_id),
+            (_leads.c.pipeline_id, where.pipeline_id),
+            (_leads.c.stage_id, where.stage_id),
+            (_leads.c.status, where.status.value if where.status else None),
+            (_leads.c.account_id, where.account_id),
+            (_leads.c.owner_id, where.owner_id),
         ):
             if value is not None:
                 statement = statement.where(column == value)
         return self._lead_page(statement, number, "leads", limit, cursor)
 
     def _lead_ids(self, column: Any, value: Any, table: Any) -> Any:
-        return select(table.lead_id).where(table.tenant_id == self.tenant_id, column == value)
+        return select(table.c.lead_id).where(table.c.tenant_id == self.tenant_id, column == value)
 
     def my_leads(
         self, viewer: Viewer, *, limit: int = PAGE_SIZE, cursor: str | None = None
@@ -466,30 +486,30 @@ class SqlQueries:
         if cursor is not None:
             phase, last_number = decode_cursor("mine", cursor)
         mine = union(
-            select(LeadFollowerRow.number).where(
-                LeadFollowerRow.tenant_id == self.tenant_id,
-                LeadFollowerRow.user_id == viewer.user_id,
+            select(_followers.c.number).where(
+                _followers.c.tenant_id == self.tenant_id,
+                _followers.c.user_id == viewer.user_id,
             ),
-            select(LeadRow.number).where(
-                LeadRow.tenant_id == self.tenant_id, LeadRow.owner_id == viewer.user_id
+            select(_leads.c.number).where(
+                _leads.c.tenant_id == self.tenant_id, _leads.c.owner_id == viewer.user_id
             ),
         )
         wanted = _limit(limit)
         items: list[LeadSummary] = []
         while True:
             status = (
-                LeadRow.status == LeadStatus.OPEN.value
+                _leads.c.status == LeadStatus.OPEN.value
                 if phase == "open"
-                else LeadRow.status != LeadStatus.OPEN.value
+                else _leads.c.status != LeadStatus.OPEN.value
             )
-            statement = self._lead_base(viewer).where(LeadRow.number.in_(mine), status)
+            statement = self._lead_base(viewer).where(_leads.c.number.in_(mine), status)
             if last_number is not None:
-                statement = statement.where(LeadRow.number < last_number)
+                statement = statement.where(_leads.c.number < last_number)
             rows = self._all(
-                statement.order_by(LeadRow.number.desc()).limit(wanted - len(items) + 1)
+                statement.order_by(_leads.c.number.desc()).limit(wanted - len(items) + 1)
             )
             taken = rows[: wanted - len(items)]
-            items.extend(_lead_summary(row[0], row[1]) for row in taken)
+            items.extend(_lead_summary(row) for row in taken)
             if len(rows) > len(taken):
                 return Page(
                     items=tuple(items),
@@ -501,9 +521,9 @@ class SqlQueries:
             if len(items) == wanted:
                 # The open phase ended exactly on a full page: closed leads may still follow.
                 probe = self._lead_base(viewer).where(
-                    LeadRow.number.in_(mine), LeadRow.status != LeadStatus.OPEN.value
+                    _leads.c.number.in_(mine), _leads.c.status != LeadStatus.OPEN.value
                 )
-                more = self._all(probe.with_only_columns(LeadRow.number).limit(1))
+                more = self._all(probe.with_only_columns(_leads.c.number).limit(1))
                 cursor_next = encode_cursor("mine", ["closed", None]) if more else None
                 return Page(items=tuple(items), next_cursor=cursor_next)
 
@@ -518,43 +538,43 @@ class SqlQueries:
     ) -> Page[LeadSummary]:
         cutoff = now - timedelta(days=idle_days)
         statement = self._lead_base(viewer).where(
-            LeadRow.status == LeadStatus.OPEN.value, LeadRow.last_activity_at < cutoff
+            _leads.c.status == LeadStatus.OPEN.value, _leads.c.last_activity_at < cutoff
         )
         if cursor is not None:
             at, last_id = decode_cursor("stale", cursor)
             statement = statement.where(
-                tuple_(LeadRow.last_activity_at, LeadRow.id)
+                tuple_(_leads.c.last_activity_at, _leads.c.id)
                 > tuple_(datetime.fromisoformat(at), last_id)
             )
         rows = self._all(
-            statement.order_by(LeadRow.last_activity_at, LeadRow.id).limit(_limit(limit) + 1)
+            statement.order_by(_leads.c.last_activity_at, _leads.c.id).limit(_limit(limit) + 1)
         )
-        items = [_lead_summary(row[0], row[1]) for row in rows[:limit]]
+        items = [_lead_summary(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
-            last = rows[limit - 1][0]
+            last = rows[limit - 1]
             next_cursor = encode_cursor("stale", [last.last_activity_at.isoformat(), last.id])
         return Page(items=tuple(items), next_cursor=next_cursor)
 
     def pipeline_summary(self, viewer: Viewer, pipeline_id: PipelineId) -> PipelineSummary:
         statement = (
             select(
-                LeadRow.stage_id,
-                LeadRow.currency,
+                _leads.c.stage_id,
+                _leads.c.currency,
                 func.count(),
-                func.coalesce(func.sum(LeadRow.amount_cents), 0),
+                func.coalesce(func.sum(_leads.c.amount_cents), 0),
             )
             .where(
-                LeadRow.tenant_id == self.tenant_id,
-                LeadRow.pipeline_id == pipeline_id,
-                LeadRow.status == LeadStatus.OPEN.value,
+                _leads.c.tenant_id == self.tenant_id,
+                _leads.c.pipeline_id == pipeline_id,
+                _leads.c.status == LeadStatus.OPEN.value,
                 self.lead_visible(viewer),
             )
-            .group_by(LeadRow.stage_id, LeadRow.currency)
+            .group_by(_leads.c.stage_id, _leads.c.currency)
         )
         stages = self._all(
-            select(PipelineRow.stages).where(
-                PipelineRow.tenant_id == self.tenant_id, PipelineRow.id == pipeline_id
+            select(_pipelines.c.stages).where(
+                _pipelines.c.tenant_id == self.tenant_id, _pipelines.c.id == pipeline_id
             )
         )
         if not stages:
@@ -588,13 +608,13 @@ class SqlQueries:
         if number is None:
             contacts = self.contacts(viewer, ContactFilter(text_prefix=query), limit=limit).items
         lead_statement = self._lead_base(viewer)
-        condition = _starts_with(LeadRow.title_key, query)
+        condition = _starts_with(_leads.c.title_key, query)
         if number is not None:
-            condition = or_(LeadRow.number == int(number.group(1)), condition)
+            condition = or_(_leads.c.number == int(number.group(1)), condition)
         rows = self._all(
-            lead_statement.where(condition).order_by(LeadRow.number.desc()).limit(_limit(limit))
+            lead_statement.where(condition).order_by(_leads.c.number.desc()).limit(_limit(limit))
         )
-        leads = tuple(_lead_summary(row[0], row[1]) for row in rows)
+        leads = tuple(_lead_summary(row) for row in rows)
         if number is not None:
             # The exact number first: that is what someone typing "#42" wants.
             exact = int(number.group(1))
@@ -610,25 +630,29 @@ class SqlQueries:
         limit: int = PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[UserSummary]:
-        statement = select(UserRow).where(UserRow.tenant_id == self.tenant_id)
+        statement = select(_users).where(_users.c.tenant_id == self.tenant_id)
         if name_prefix:
-            statement = statement.where(_starts_with(UserRow.name_key, name_prefix))
+            statement = statement.where(_starts_with(_users.c.name_key, name_prefix))
         if cursor is not None:
             key, last_id = decode_cursor("users", cursor)
-            statement = statement.where(tuple_(UserRow.name_key, UserRow.id) > tuple_(key, last_id))
-        rows = self._all(statement.order_by(UserRow.name_key, UserRow.id).limit(_limit(limit) + 1))
+            statement = statement.where(
+                tuple_(_users.c.name_key, _users.c.id) > tuple_(key, last_id)
+            )
+        rows = self._all(
+            statement.order_by(_users.c.name_key, _users.c.id).limit(_limit(limit) + 1)
+        )
         items = [
             UserSummary(
-                id=UserId(row[0].id),
-                display_name=row[0].display_name,
-                email=row[0].email,
-                role=Role(row[0].role),
+                id=UserId(row.id),
+                display_name=row.display_name,
+                email=row.email,
+                role=Role(row.role),
             )
             for row in rows[:limit]
         ]
         next_cursor = None
         if len(rows) > limit:
-            last = rows[limit - 1][0]
+            last = rows[limit - 1]
             next_cursor = encode_cursor("users", [last.name_key, last.id])
         return Page(items=tuple(items), next_cursor=next_cursor)
 
@@ -637,15 +661,15 @@ class SqlQueries:
     def _subject_visible(self, viewer: Viewer, kind: str, subject_id: str) -> bool | None:
         """``None`` when the subject does not exist in this tenant."""
         checks: dict[str, tuple[Any, Any, ColumnElement[bool]]] = {
-            "lead": (LeadRow, LeadRow.id, self.lead_visible(viewer)),
-            "account": (AccountRow, AccountRow.id, self.account_visible(viewer)),
-            "contact": (ContactRow, ContactRow.id, self.contact_visible(viewer)),
+            "lead": (_leads, _leads.c.id, self.lead_visible(viewer)),
+            "account": (_accounts, _accounts.c.id, self.account_visible(viewer)),
+            "contact": (_contacts, _contacts.c.id, self.contact_visible(viewer)),
         }
         if kind not in checks:
             return viewer.is_admin
-        row, column, visible = checks[kind]
+        table, column, visible = checks[kind]
         found = self._all(
-            select(column, visible).where(row.tenant_id == self.tenant_id, column == subject_id)
+            select(column, visible).where(table.c.tenant_id == self.tenant_id, column == subject_id)
         )
         return bool(found[0][1]) if found else None
 
@@ -663,25 +687,25 @@ class SqlQueries:
             raise NotFound(subject_kind, id=subject_id)
         if not visible:
             raise AccessDenied(subject_kind, id=subject_id)
-        statement = select(HistoryRow).where(
-            HistoryRow.tenant_id == self.tenant_id,
-            HistoryRow.subject_kind == subject_kind,
-            HistoryRow.subject_id == subject_id,
+        statement = select(_history).where(
+            _history.c.tenant_id == self.tenant_id,
+            _history.c.subject_kind == subject_kind,
+            _history.c.subject_id == subject_id,
         )
         if cursor is not None:
             (last_id,) = decode_cursor("history", cursor)
-            statement = statement.where(HistoryRow.id < last_id)
-        rows = self._all(statement.order_by(HistoryRow.id.desc()).limit(_limit(limit) + 1))
+            statement = statement.where(_history.c.id < last_id)
+        rows = self._all(statement.order_by(_history.c.id.desc()).limit(_limit(limit) + 1))
         items = [
             HistoryEntry(
-                id=row[0].id,
-                event_name=row[0].event_name,
-                subject_kind=row[0].subject_kind,
-                subject_id=row[0].subject_id,
-                account_id=AccountId(row[0].account_id) if row[0].account_id else None,
-                actor_id=UserId(row[0].actor_id) if row[0].actor_id else None,
-                occurred_at=row[0].occurred_at,
-                payload=row[0].payload,
+                id=row.id,
+                event_name=row.event_name,
+                subject_kind=row.subject_kind,
+                subject_id=row.subject_id,
+                account_id=AccountId(row.account_id) if row.account_id else None,
+                actor_id=UserId(row.actor_id) if row.actor_id else None,
+                occurred_at=row.occurred_at,
+                payload=row.payload,
             )
             for row in rows[:limit]
         ]
@@ -689,7 +713,7 @@ class SqlQueries:
         return Page(items=tuple(items), next_cursor=next_cursor)
 
 
-def _account_summary(row: AccountRow) -> AccountSummary:
+def _account_summary(row: Any) -> AccountSummary:
     return AccountSummary(
         id=AccountId(row.id),
         name=row.name,
@@ -702,27 +726,29 @@ def _account_summary(row: AccountRow) -> AccountSummary:
     )
 
 
-def _contact_summary(row: ContactRow, account_name: str | None) -> ContactSummary:
+def _contact_summary(row: Any) -> ContactSummary:
+    """``row``: the contact's columns and its account's name as ``account_name``."""
     return ContactSummary(
         id=ContactId(row.id),
         name=row.name,
         email=row.email,
         job_title=row.job_title,
         account_id=AccountId(row.account_id) if row.account_id else None,
-        account_name=account_name,
+        account_name=row.account_name,
         prospect_status=ProspectStatus(row.prospect_status),
         customer_status=CustomerStatus(row.customer_status),
         version=row.version,
     )
 
 
-def _lead_summary(row: LeadRow, account_name: str | None) -> LeadSummary:
+def _lead_summary(row: Any) -> LeadSummary:
+    """``row``: the lead's columns and its account's name as ``account_name``."""
     return LeadSummary(
         id=LeadId(row.id),
         number=row.number,
         title=row.title,
         account_id=AccountId(row.account_id) if row.account_id else None,
-        account_name=account_name,
+        account_name=row.account_name,
         contact_id=ContactId(row.contact_id) if row.contact_id else None,
         pipeline_id=PipelineId(row.pipeline_id),
         stage_id=StageId(row.stage_id),
