@@ -19,6 +19,8 @@ from botbuilder.core import Bot, InvokeResponse, serializer_helper
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
+from bot.inbound import activity_from
+
 logger = logging.getLogger(__name__)
 
 ReadyCheck = Callable[[], Awaitable[bool]]
@@ -109,7 +111,7 @@ def _activity(body: Any) -> Activity | None:
     if any(body.get(key) is not None and not _routable(body[key]) for key in ("id", "replyToId")):
         return None
     try:
-        activity = Activity().deserialize(body)
+        activity = activity_from(body)
     except (DeserializationError, TypeError, ValueError, AttributeError):
         return None
     if activity.conversation is None:
