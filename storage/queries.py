@@ -11,15 +11,19 @@ import base64
 import binascii
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    BindParameter,
     ColumnElement,
     Engine,
+    Integer,
     Table,
     and_,
+    bindparam,
     exists,
     func,
     or_,
@@ -108,9 +112,420 @@ def _limit(limit: int) -> int:
     return limit
 
 
-def _starts_with(column: Any, prefix: str) -> ColumnElement[bool]:
-    key = sort_key(prefix.strip()) or ""
-    return and_(column >= key, column < key + TOP)
+# --- statements, built once per shape ----------------------------------------------------------
+#
+# A list's statement depends on its shape (admin or not, which filters, which phase, whether a
+# cursor follows) and never on values: those are bound at execution. Building a statement and
+# its cache key costs more than running it, so each builder is cached by its arguments. They
+# are booleans and names from a fixed set, never input, so the caches stay small.
+
+_TENANT: BindParameter[Any] = bindparam("tenant_id")
+_SCOPE: BindParameter[Any] = bindparam("scope", expanding=True)
+_LIMIT: BindParameter[int] = bindparam("limit", type_=Integer())
+
+
+def _starts_with(column: Any, name: str) -> ColumnElement[bool]:
+    """``column`` starts with the text bound by ``_prefix(name, text)``."""
+    return and_(column >= bindparam(f"{name}_from"), column < bindparam(f"{name}_to"))
+
+
+def _prefix(name: str, text: str) -> dict[str, str]:
+    key = sort_key(text.strip()) or ""
+    return {f"{name}_from": key, f"{name}_to": key + TOP}
+
+
+def _after(*columns: Any) -> ColumnElement[bool]:
+    """After the cursor bound as ``after_0``, ``after_1``..., in the order of ``columns``."""
+    bound = (bindparam(f"after_{i}", type_=column.type) for i, column in enumerate(columns))
+    return tuple_(*columns) > tuple_(*bound)
+
+
+def _cursor(*values: Any) -> dict[str, Any]:
+    return {f"after_{i}": value for i, value in enumerate(values)}
+
+
+# --- access rules as SQL (the counterpart of domain.access) ----------------------------------
+#
+# For anyone but an admin, each rule is "id IN (the ids the viewer's scope reaches)", the
+# union of a few index range reads. A member reaches a few thousand rows out of hundreds of
+# thousands, so the database reads those instead of testing every row of the list in turn.
+# Tables inside are aliased so they never correlate with the list's own tables. The scope is
+# bound as ``scope``, the tenant as ``tenant_id``.
+
+
+def _scope_accounts() -> Any:
+    label = _labels.alias("scope_label")
+    return select(label.c.account_id).where(
+        label.c.tenant_id == _TENANT,
+        label.c.kind == "responsible",
+        label.c.value.in_(_SCOPE),
+    )
+
+
+def _account_visible(admin: bool) -> ColumnElement[bool]:
+    if admin:
+        return true()
+    return _accounts.c.id.in_(_scope_accounts())
+
+
+def _scope_lead_numbers() -> Any:
+    """Leads the scope owns, follows, or that belong to the scope's accounts."""
+    owned = _leads.alias("scope_owned")
+    of_accounts = _leads.alias("scope_of_accounts")
+    follower = _followers.alias("scope_follower")
+    return union_all(
+        select(owned.c.number).where(owned.c.tenant_id == _TENANT, owned.c.owner_id.in_(_SCOPE)),
+        select(of_accounts.c.number).where(
+            of_accounts.c.tenant_id == _TENANT,
+            of_accounts.c.account_id.in_(_scope_accounts()),
+        ),
+        select(follower.c.number).where(
+            follower.c.tenant_id == _TENANT, follower.c.user_id.in_(_SCOPE)
+        ),
+    )
+
+
+def _lead_visible(admin: bool, number: Any = _leads.c.number) -> ColumnElement[bool]:
+    """``number``: a list driven by an index table tests that table's copy of the number,
+    so rows the viewer may not see are skipped without reading the lead."""
+    if admin:
+        return true()
+    visible: ColumnElement[bool] = number.in_(_scope_lead_numbers())
+    return visible
+
+
+def _contact_visible(admin: bool) -> ColumnElement[bool]:
+    """Employees of the scope's accounts, contacts the scope created without an account,
+    and people on leads the scope owns (as Contact or as participant)."""
+    if admin:
+        return true()
+    employee = _contacts.alias("scope_employee")
+    created = _contacts.alias("scope_created")
+    owned = _leads.alias("scope_owned")
+    participant = _participants.alias("scope_participant")
+    worked = _leads.alias("scope_worked")
+    reachable = union_all(
+        select(employee.c.id).where(
+            employee.c.tenant_id == _TENANT,
+            employee.c.account_id.in_(_scope_accounts()),
+        ),
+        select(created.c.id).where(
+            created.c.tenant_id == _TENANT,
+            created.c.account_id.is_(None),
+            created.c.created_by.in_(_SCOPE),
+        ),
+        select(owned.c.contact_id).where(
+            owned.c.tenant_id == _TENANT,
+            owned.c.owner_id.in_(_SCOPE),
+            owned.c.contact_id.is_not(None),
+        ),
+        select(participant.c.contact_id)
+        .join(
+            worked,
+            and_(
+                worked.c.tenant_id == participant.c.tenant_id,
+                worked.c.id == participant.c.lead_id,
+            ),
+        )
+        .where(participant.c.tenant_id == _TENANT, worked.c.owner_id.in_(_SCOPE)),
+    )
+    return _contacts.c.id.in_(reachable)
+
+
+# --- the lists' statements -------------------------------------------------------------------
+
+_VIEWER = select(_users.c.id, _users.c.role, _users.c.manager_id).where(
+    _users.c.tenant_id == _TENANT,
+    or_(_users.c.id == bindparam("user_id"), _users.c.manager_id == bindparam("user_id")),
+)
+
+_ACCOUNT_LABELS = ("responsible", "tag", "characteristic", "interest")
+
+
+@cache
+def _accounts_statement(
+    admin: bool, kinds: tuple[str, ...], classification: bool, prefix: bool, after: bool
+) -> Any:
+    """``kinds``: the labels filtered on, each bound as ``label_<kind>``."""
+    statement = select(_accounts)
+    name_key, row_id = _accounts.c.name_key, _accounts.c.id
+    if kinds:
+        # The first label drives: its index is already in name order.
+        driver = _labels
+        statement = statement.select_from(driver).join(
+            _accounts,
+            and_(
+                _accounts.c.tenant_id == driver.c.tenant_id,
+                _accounts.c.id == driver.c.account_id,
+            ),
+        )
+        statement = statement.where(
+            driver.c.tenant_id == _TENANT,
+            driver.c.kind == kinds[0],
+            driver.c.value == bindparam(f"label_{kinds[0]}"),
+        )
+        name_key, row_id = driver.c.name_key, driver.c.account_id
+    for kind in kinds[1:]:
+        other = _labels.alias()
+        statement = statement.where(
+            exists().where(
+                other.c.tenant_id == _TENANT,
+                other.c.account_id == _accounts.c.id,
+                other.c.kind == kind,
+                other.c.value == bindparam(f"label_{kind}"),
+            )
+        )
+    statement = statement.where(_accounts.c.tenant_id == _TENANT)
+    if classification:
+        statement = statement.where(_accounts.c.classification == bindparam("classification"))
+    if prefix:
+        statement = statement.where(_starts_with(name_key, "name"))
+    statement = statement.where(_account_visible(admin))
+    if after:
+        statement = statement.where(_after(name_key, row_id))
+    return statement.order_by(name_key, row_id).limit(_LIMIT)
+
+
+_CONTACT_FILTERS = ("tag", "prospect_status", "customer_status", "account_id")
+
+
+def _contacts_base(
+    admin: bool, phase: str, filters: tuple[str, ...], prefix: bool
+) -> tuple[Any, tuple[Any, Any]]:
+    """The list for one phase: ``name`` (by name) or ``email`` (by email, the contacts
+    whose email but not name starts with the text). Each reads its own index in order."""
+    statement = select(_contacts, _accounts.c.name.label("account_name"))
+    sort: tuple[Any, Any] = (_contacts.c.name_key, _contacts.c.id)
+    if "tag" in filters and phase == "name":
+        driver = _contact_tags
+        statement = statement.select_from(driver).join(
+            _contacts,
+            and_(
+                _contacts.c.tenant_id == driver.c.tenant_id,
+                _contacts.c.id == driver.c.contact_id,
+            ),
+        )
+        statement = statement.where(driver.c.tenant_id == _TENANT, driver.c.tag == bindparam("tag"))
+        sort = (driver.c.name_key, driver.c.contact_id)
+    elif "tag" in filters:
+        statement = statement.where(
+            _contacts.c.id.in_(
+                select(_contact_tags.c.contact_id).where(
+                    _contact_tags.c.tenant_id == _TENANT, _contact_tags.c.tag == bindparam("tag")
+                )
+            )
+        )
+    statement = statement.outerjoin(
+        _accounts,
+        and_(
+            _accounts.c.tenant_id == _contacts.c.tenant_id,
+            _accounts.c.id == _contacts.c.account_id,
+        ),
+    ).where(_contacts.c.tenant_id == _TENANT)
+    for name in ("prospect_status", "customer_status", "account_id"):
+        if name in filters:
+            statement = statement.where(_contacts.c[name] == bindparam(name))
+    if prefix and phase == "name":
+        statement = statement.where(_starts_with(sort[0], "text"))
+    elif prefix:
+        statement = statement.where(
+            _starts_with(_contacts.c.email_key, "text"),
+            ~_starts_with(_contacts.c.name_key, "text"),
+        )
+        sort = (_contacts.c.email_key, _contacts.c.id)
+    return statement.where(_contact_visible(admin)), sort
+
+
+@cache
+def _contacts_page(
+    admin: bool, phase: str, filters: tuple[str, ...], prefix: bool, after: bool
+) -> Any:
+    statement, sort = _contacts_base(admin, phase, filters, prefix)
+    if after:
+        statement = statement.where(_after(*sort))
+    return statement.order_by(*sort).limit(_LIMIT)
+
+
+@cache
+def _contacts_probe(admin: bool, filters: tuple[str, ...], prefix: bool) -> Any:
+    """Is there an email phase to follow?"""
+    statement, _sort = _contacts_base(admin, "email", filters, prefix)
+    return statement.with_only_columns(_contacts.c.id).limit(1)
+
+
+def _lead_base(admin: bool) -> Any:
+    return (
+        select(_leads, _accounts.c.name.label("account_name"))
+        .outerjoin(
+            _accounts,
+            and_(
+                _accounts.c.tenant_id == _leads.c.tenant_id,
+                _accounts.c.id == _leads.c.account_id,
+            ),
+        )
+        .where(_leads.c.tenant_id == _TENANT, _lead_visible(admin))
+    )
+
+
+# Membership filters, each with its index table; the first one given drives the list.
+_LEAD_MEMBERSHIP = {
+    "tag": (_lead_tags, _lead_tags.c.tag),
+    "follower_id": (_followers, _followers.c.user_id),
+    "participant_id": (_participants, _participants.c.contact_id),
+}
+_LEAD_COLUMNS = ("pipeline_id", "stage_id", "status", "account_id", "owner_id")
+
+
+@cache
+def _leads_statement(admin: bool, filters: tuple[str, ...], after: bool) -> Any:
+    """``filters``: the names of the filters given, each bound under its own name."""
+    statement = select(_leads, _accounts.c.name.label("account_name"))
+    number: Any = _leads.c.number
+    driver_name = next((name for name in _LEAD_MEMBERSHIP if name in filters), None)
+    if driver_name is not None:
+        driver, column = _LEAD_MEMBERSHIP[driver_name]
+        statement = (
+            statement.select_from(driver)
+            .join(
+                _leads,
+                and_(_leads.c.tenant_id == driver.c.tenant_id, _leads.c.id == driver.c.lead_id),
+            )
+            .where(driver.c.tenant_id == _TENANT, column == bindparam(driver_name))
+        )
+        number = driver.c.number
+    statement = statement.outerjoin(
+        _accounts,
+        and_(_accounts.c.tenant_id == _leads.c.tenant_id, _accounts.c.id == _leads.c.account_id),
+    ).where(_leads.c.tenant_id == _TENANT, _lead_visible(admin, number))
+    for name, (table, column) in _LEAD_MEMBERSHIP.items():
+        if name in filters and name != driver_name:
+            statement = statement.where(
+                _leads.c.id.in_(
+                    select(table.c.lead_id).where(
+                        table.c.tenant_id == _TENANT, column == bindparam(name)
+                    )
+                )
+            )
+    for name in _LEAD_COLUMNS:
+        if name in filters:
+            statement = statement.where(_leads.c[name] == bindparam(name))
+    if after:
+        statement = statement.where(number < bindparam("after_0"))
+    return statement.order_by(number.desc()).limit(_LIMIT)
+
+
+def _my_leads_filter(statement: Any, open_phase: bool) -> Any:
+    """Leads I follow or own, open ones or the others."""
+    mine = union(
+        select(_followers.c.number).where(
+            _followers.c.tenant_id == _TENANT, _followers.c.user_id == bindparam("user_id")
+        ),
+        select(_leads.c.number).where(
+            _leads.c.tenant_id == _TENANT, _leads.c.owner_id == bindparam("user_id")
+        ),
+    )
+    status = (
+        _leads.c.status == LeadStatus.OPEN.value
+        if open_phase
+        else _leads.c.status != LeadStatus.OPEN.value
+    )
+    return statement.where(_leads.c.number.in_(mine), status)
+
+
+@cache
+def _my_leads_statement(admin: bool, open_phase: bool, after: bool) -> Any:
+    statement = _my_leads_filter(_lead_base(admin), open_phase)
+    if after:
+        statement = statement.where(_leads.c.number < bindparam("after_0"))
+    return statement.order_by(_leads.c.number.desc()).limit(_LIMIT)
+
+
+@cache
+def _my_leads_probe(admin: bool) -> Any:
+    statement = _my_leads_filter(_lead_base(admin), open_phase=False)
+    return statement.with_only_columns(_leads.c.number).limit(1)
+
+
+@cache
+def _stale_statement(admin: bool, after: bool) -> Any:
+    statement = _lead_base(admin).where(
+        _leads.c.status == LeadStatus.OPEN.value,
+        _leads.c.last_activity_at < bindparam("cutoff"),
+    )
+    if after:
+        statement = statement.where(_after(_leads.c.last_activity_at, _leads.c.id))
+    return statement.order_by(_leads.c.last_activity_at, _leads.c.id).limit(_LIMIT)
+
+
+_STAGES = select(_pipelines.c.stages).where(
+    _pipelines.c.tenant_id == _TENANT, _pipelines.c.id == bindparam("pipeline_id")
+)
+
+
+@cache
+def _summary_statement(admin: bool) -> Any:
+    return (
+        select(
+            _leads.c.stage_id,
+            _leads.c.currency,
+            func.count(),
+            func.coalesce(func.sum(_leads.c.amount_cents), 0),
+        )
+        .where(
+            _leads.c.tenant_id == _TENANT,
+            _leads.c.pipeline_id == bindparam("pipeline_id"),
+            _leads.c.status == LeadStatus.OPEN.value,
+            _lead_visible(admin),
+        )
+        .group_by(_leads.c.stage_id, _leads.c.currency)
+    )
+
+
+@cache
+def _found_leads_statement(admin: bool, number: bool) -> Any:
+    """Leads whose title starts with the text bound as ``title``, or numbered ``number``."""
+    condition = _starts_with(_leads.c.title_key, "title")
+    if number:
+        condition = or_(_leads.c.number == bindparam("number"), condition)
+    return _lead_base(admin).where(condition).order_by(_leads.c.number.desc()).limit(_LIMIT)
+
+
+@cache
+def _users_statement(prefix: bool, after: bool) -> Any:
+    statement = select(_users).where(_users.c.tenant_id == _TENANT)
+    if prefix:
+        statement = statement.where(_starts_with(_users.c.name_key, "name"))
+    if after:
+        statement = statement.where(_after(_users.c.name_key, _users.c.id))
+    return statement.order_by(_users.c.name_key, _users.c.id).limit(_LIMIT)
+
+
+_SUBJECTS: dict[str, tuple[Table, Callable[[bool], ColumnElement[bool]]]] = {
+    "lead": (_leads, _lead_visible),
+    "account": (_accounts, _account_visible),
+    "contact": (_contacts, _contact_visible),
+}
+
+
+@cache
+def _subject_statement(kind: str, admin: bool) -> Any:
+    """The subject's id and whether the viewer may see it."""
+    table, visible = _SUBJECTS[kind]
+    return select(table.c.id, visible(admin)).where(
+        table.c.tenant_id == _TENANT, table.c.id == bindparam("subject_id")
+    )
+
+
+@cache
+def _history_statement(after: bool) -> Any:
+    statement = select(_history).where(
+        _history.c.tenant_id == _TENANT,
+        _history.c.subject_kind == bindparam("subject_kind"),
+        _history.c.subject_id == bindparam("subject_id"),
+    )
+    if after:
+        statement = statement.where(_history.c.id < bindparam("after_0"))
+    return statement.order_by(_history.c.id.desc()).limit(_LIMIT)
 
 
 class SqlQueries:
@@ -121,105 +536,22 @@ class SqlQueries:
         self.tenant_id = tenant_id
         self._engine = engine
 
-    def _all(self, statement: Any) -> list[Any]:
+    def _all(self, statement: Any, params: dict[str, Any]) -> list[Any]:
         """Core rows on a plain connection: the read side never needs the ORM's session."""
         with translated(), self._engine.connect() as connection:
-            return list(connection.execute(statement).all())
+            return list(connection.execute(statement, params).all())
 
-    # --- access rules as SQL (the counterpart of domain.access) ------------------------------
-    #
-    # For anyone but an admin, each rule is "id IN (the ids the viewer's scope reaches)", the
-    # union of a few index range reads. A member reaches a few thousand rows out of hundreds of
-    # thousands, so the database reads those instead of testing every row of the list in turn.
-    # Tables inside are aliased so they never correlate with the list's own tables.
-
-    def _scope_accounts(self, viewer: Viewer) -> Any:
-        label = _labels.alias("scope_label")
-        return select(label.c.account_id).where(
-            label.c.tenant_id == self.tenant_id,
-            label.c.kind == "responsible",
-            label.c.value.in_(sorted(viewer.scope)),
-        )
-
-    def account_visible(self, viewer: Viewer) -> ColumnElement[bool]:
-        if viewer.is_admin:
-            return true()
-        return _accounts.c.id.in_(self._scope_accounts(viewer))
-
-    def _scope_lead_numbers(self, viewer: Viewer) -> Any:
-        """Leads the scope owns, follows, or that belong to the scope's accounts."""
-        scope = sorted(viewer.scope)
-        owned = _leads.alias("scope_owned")
-        of_accounts = _leads.alias("scope_of_accounts")
-        follower = _followers.alias("scope_follower")
-        return union_all(
-            select(owned.c.number).where(
-                owned.c.tenant_id == self.tenant_id, owned.c.owner_id.in_(scope)
-            ),
-            select(of_accounts.c.number).where(
-                of_accounts.c.tenant_id == self.tenant_id,
-                of_accounts.c.account_id.in_(self._scope_accounts(viewer)),
-            ),
-            select(follower.c.number).where(
-                follower.c.tenant_id == self.tenant_id, follower.c.user_id.in_(scope)
-            ),
-        )
-
-    def lead_visible(self, viewer: Viewer, number: Any = _leads.c.number) -> ColumnElement[bool]:
-        """``number``: a list driven by an index table tests that table's copy of the number,
-        so rows the viewer may not see are skipped without reading the lead."""
-        if viewer.is_admin:
-            return true()
-        visible: ColumnElement[bool] = number.in_(self._scope_lead_numbers(viewer))
-        return visible
-
-    def contact_visible(self, viewer: Viewer) -> ColumnElement[bool]:
-        """Employees of the scope's accounts, contacts the scope created without an account,
-        and people on leads the scope owns (as Contact or as participant)."""
-        if viewer.is_admin:
-            return true()
-        scope = sorted(viewer.scope)
-        employee = _contacts.alias("scope_employee")
-        created = _contacts.alias("scope_created")
-        owned = _leads.alias("scope_owned")
-        participant = _participants.alias("scope_participant")
-        worked = _leads.alias("scope_worked")
-        reachable = union_all(
-            select(employee.c.id).where(
-                employee.c.tenant_id == self.tenant_id,
-                employee.c.account_id.in_(self._scope_accounts(viewer)),
-            ),
-            select(created.c.id).where(
-                created.c.tenant_id == self.tenant_id,
-                created.c.account_id.is_(None),
-                created.c.created_by.in_(scope),
-            ),
-            select(owned.c.contact_id).where(
-                owned.c.tenant_id == self.tenant_id,
-                owned.c.owner_id.in_(scope),
-                owned.c.contact_id.is_not(None),
-            ),
-            select(participant.c.contact_id)
-            .join(
-                worked,
-                and_(
-                    worked.c.tenant_id == participant.c.tenant_id,
-                    worked.c.id == participant.c.lead_id,
-                ),
-            )
-            .where(participant.c.tenant_id == self.tenant_id, worked.c.owner_id.in_(scope)),
-        )
-        return _contacts.c.id.in_(reachable)
+    def _params(self, viewer: Viewer | None = None, **values: Any) -> dict[str, Any]:
+        """The tenant, the viewer's scope (what the access rules test) and ``values``."""
+        params = {"tenant_id": self.tenant_id, **values}
+        if viewer is not None and not viewer.is_admin:
+            params["scope"] = sorted(viewer.scope)
+        return params
 
     # --- who is asking ----------------------------------------------------------------------
 
     def viewer(self, user_id: UserId) -> Viewer:
-        rows = self._all(
-            select(_users.c.id, _users.c.role, _users.c.manager_id).where(
-                _users.c.tenant_id == self.tenant_id,
-                or_(_users.c.id == user_id, _users.c.manager_id == user_id),
-            )
-        )
+        rows = self._all(_VIEWER, self._params(user_id=user_id))
         me = next((row for row in rows if row.id == user_id), None)
         if me is None:
             raise NotFound("user", user_id=user_id)
@@ -231,51 +563,6 @@ class SqlQueries:
 
     # --- accounts ---------------------------------------------------------------------------
 
-    def _account_statement(self, viewer: Viewer, where: AccountFilter) -> tuple[Any, Any, Any]:
-        labels = [
-            (kind, value)
-            for kind, value in (
-                ("responsible", where.responsible_id),
-                ("tag", sort_key(where.tag)),
-                ("characteristic", where.characteristic),
-                ("interest", where.interest),
-            )
-            if value is not None
-        ]
-        statement = select(_accounts)
-        name_key, row_id = _accounts.c.name_key, _accounts.c.id
-        if labels:
-            # The first label drives: its index is already in name order.
-            kind, value = labels.pop(0)
-            driver = _labels
-            statement = statement.select_from(driver).join(
-                _accounts,
-                and_(
-                    _accounts.c.tenant_id == driver.c.tenant_id,
-                    _accounts.c.id == driver.c.account_id,
-                ),
-            )
-            statement = statement.where(
-                driver.c.tenant_id == self.tenant_id, driver.c.kind == kind, driver.c.value == value
-            )
-            name_key, row_id = driver.c.name_key, driver.c.account_id
-        for kind, value in labels:
-            other = _labels.alias()
-            statement = statement.where(
-                exists().where(
-                    other.c.tenant_id == self.tenant_id,
-                    other.c.account_id == _accounts.c.id,
-                    other.c.kind == kind,
-                    other.c.value == value,
-                )
-            )
-        statement = statement.where(_accounts.c.tenant_id == self.tenant_id)
-        if where.classification is not None:
-            statement = statement.where(_accounts.c.classification == where.classification.value)
-        if where.name_prefix:
-            statement = statement.where(_starts_with(name_key, where.name_prefix))
-        return statement.where(self.account_visible(viewer)), name_key, row_id
-
     def accounts(
         self,
         viewer: Viewer,
@@ -284,11 +571,32 @@ class SqlQueries:
         limit: int = PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[AccountSummary]:
-        statement, name_key, row_id = self._account_statement(viewer, where)
+        labels = {
+            kind: value
+            for kind, value in zip(
+                _ACCOUNT_LABELS,
+                (where.responsible_id, sort_key(where.tag), where.characteristic, where.interest),
+                strict=True,
+            )
+            if value is not None
+        }
+        params = self._params(viewer, **{f"label_{kind}": v for kind, v in labels.items()})
+        if where.classification is not None:
+            params["classification"] = where.classification.value
+        if where.name_prefix:
+            params.update(_prefix("name", where.name_prefix))
         if cursor is not None:
             key, last_id = decode_cursor("accounts", cursor)
-            statement = statement.where(tuple_(name_key, row_id) > tuple_(key, last_id))
-        rows = self._all(statement.order_by(name_key, row_id).limit(_limit(limit) + 1))
+            params.update(_cursor(key, last_id))
+        params["limit"] = _limit(limit) + 1
+        statement = _accounts_statement(
+            viewer.is_admin,
+            tuple(labels),
+            where.classification is not None,
+            bool(where.name_prefix),
+            cursor is not None,
+        )
+        rows = self._all(statement, params)
         items = [_account_summary(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -297,56 +605,6 @@ class SqlQueries:
         return Page(items=tuple(items), next_cursor=next_cursor)
 
     # --- contacts ---------------------------------------------------------------------------
-
-    def _contact_statement(
-        self, viewer: Viewer, where: ContactFilter, phase: str
-    ) -> tuple[Any, tuple[Any, Any]]:
-        """The list for one phase: ``name`` (by name) or ``email`` (by email, the contacts
-        whose email but not name starts with the text). Each reads its own index in order."""
-        statement = select(_contacts, _accounts.c.name.label("account_name"))
-        sort: tuple[Any, Any] = (_contacts.c.name_key, _contacts.c.id)
-        tag = sort_key(where.tag)
-        if tag is not None and phase == "name":
-            driver = _contact_tags
-            statement = statement.select_from(driver).join(
-                _contacts,
-                and_(
-                    _contacts.c.tenant_id == driver.c.tenant_id,
-                    _contacts.c.id == driver.c.contact_id,
-                ),
-            )
-            statement = statement.where(driver.c.tenant_id == self.tenant_id, driver.c.tag == tag)
-            sort = (driver.c.name_key, driver.c.contact_id)
-        elif tag is not None:
-            statement = statement.where(
-                _contacts.c.id.in_(
-                    select(_contact_tags.c.contact_id).where(
-                        _contact_tags.c.tenant_id == self.tenant_id, _contact_tags.c.tag == tag
-                    )
-                )
-            )
-        statement = statement.outerjoin(
-            _accounts,
-            and_(
-                _accounts.c.tenant_id == _contacts.c.tenant_id,
-                _accounts.c.id == _contacts.c.account_id,
-            ),
-        ).where(_contacts.c.tenant_id == self.tenant_id)
-        if where.prospect_status is not None:
-            statement = statement.where(_contacts.c.prospect_status == where.prospect_status.value)
-        if where.customer_status is not None:
-            statement = statement.where(_contacts.c.customer_status == where.customer_status.value)
-        if where.account_id is not None:
-            statement = statement.where(_contacts.c.account_id == where.account_id)
-        if where.text_prefix and phase == "name":
-            statement = statement.where(_starts_with(sort[0], where.text_prefix))
-        elif where.text_prefix:
-            statement = statement.where(
-                _starts_with(_contacts.c.email_key, where.text_prefix),
-                ~_starts_with(_contacts.c.name_key, where.text_prefix),
-            )
-            sort = (_contacts.c.email_key, _contacts.c.id)
-        return statement.where(self.contact_visible(viewer)), sort
 
     def contacts(
         self,
@@ -362,13 +620,25 @@ class SqlQueries:
             phase, *after = decode_cursor("contacts", cursor)
             if phase not in {"name", "email"} or (phase == "email" and not where.text_prefix):
                 raise InvalidInput("input.invalid_cursor", field="cursor")
+            if after and len(after) != 2:
+                raise InvalidInput("input.invalid_cursor", field="cursor")
         wanted = _limit(limit)
+        values = {
+            "tag": sort_key(where.tag),
+            "prospect_status": where.prospect_status.value if where.prospect_status else None,
+            "customer_status": where.customer_status.value if where.customer_status else None,
+            "account_id": where.account_id,
+        }
+        filters = tuple(name for name in _CONTACT_FILTERS if values[name] is not None)
+        params = self._params(viewer, **{name: values[name] for name in filters})
+        prefix = bool(where.text_prefix)
+        if where.text_prefix:
+            params.update(_prefix("text", where.text_prefix))
         items: list[ContactSummary] = []
         while True:
-            statement, sort = self._contact_statement(viewer, where, phase)
-            if after:
-                statement = statement.where(tuple_(*sort) > tuple_(*after))
-            rows = self._all(statement.order_by(*sort).limit(wanted - len(items) + 1))
+            statement = _contacts_page(viewer.is_admin, phase, filters, prefix, bool(after))
+            page = {**params, **_cursor(*(after or ())), "limit": wanted - len(items) + 1}
+            rows = self._all(statement, page)
             taken = rows[: wanted - len(items)]
             items.extend(_contact_summary(row) for row in taken)
             if len(rows) > len(taken):
@@ -383,38 +653,12 @@ class SqlQueries:
             phase, after = "email", None
             if len(items) == wanted:
                 # The name phase filled the page exactly: is there anything in the next one?
-                probe, _sort = self._contact_statement(viewer, where, "email")
-                more = self._all(probe.with_only_columns(_contacts.c.id).limit(1))
+                probe = _contacts_probe(viewer.is_admin, filters, prefix)
+                more = self._all(probe, params)
                 following = encode_cursor("contacts", ["email"]) if more else None
                 return Page(items=tuple(items), next_cursor=following)
 
     # --- leads ------------------------------------------------------------------------------
-
-    def _lead_base(self, viewer: Viewer) -> Any:
-        return (
-            select(_leads, _accounts.c.name.label("account_name"))
-            .outerjoin(
-                _accounts,
-                and_(
-                    _accounts.c.tenant_id == _leads.c.tenant_id,
-                    _accounts.c.id == _leads.c.account_id,
-                ),
-            )
-            .where(_leads.c.tenant_id == self.tenant_id, self.lead_visible(viewer))
-        )
-
-    def _lead_page(
-        self, statement: Any, number: Any, kind: str, limit: int, cursor: str | None
-    ) -> Page[LeadSummary]:
-        if cursor is not None:
-            (last_number,) = decode_cursor(kind, cursor)
-            statement = statement.where(number < last_number)
-        rows = self._all(statement.order_by(number.desc()).limit(_limit(limit) + 1))
-        items = [_lead_summary(row) for row in rows[:limit]]
-        next_cursor = None
-        if len(rows) > limit:
-            next_cursor = encode_cursor(kind, [rows[limit - 1].number])
-        return Page(items=tuple(items), next_cursor=next_cursor)
 
     def leads(
         self,
@@ -424,59 +668,29 @@ class SqlQueries:
         limit: int = PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[LeadSummary]:
-        statement = select(_leads, _accounts.c.name.label("account_name"))
-        number: Any = _leads.c.number
-        driver: Any = None
-        if where.tag is not None:
-            driver, condition = _lead_tags, _lead_tags.c.tag == sort_key(where.tag)
-        elif where.follower_id is not None:
-            driver, condition = _followers, _followers.c.user_id == where.follower_id
-        elif where.participant_id is not None:
-            driver = _participants
-            condition = _participants.c.contact_id == where.participant_id
-        if driver is not None:
-            statement = (
-                statement.select_from(driver)
-                .join(
-                    _leads,
-                    and_(_leads.c.tenant_id == driver.c.tenant_id, _leads.c.id == driver.c.lead_id),
-                )
-                .where(driver.c.tenant_id == self.tenant_id, condition)
-            )
-            number = driver.c.number
-        statement = statement.outerjoin(
-            _accounts,
-            and_(
-                _accounts.c.tenant_id == _leads.c.tenant_id, _accounts.c.id == _leads.c.account_id
-            ),
-        ).where(_leads.c.tenant_id == self.tenant_id, self.lead_visible(viewer, number))
-        if where.tag is not None and driver is not _lead_tags:
-            statement = statement.where(
-                _leads.c.id.in_(self._lead_ids(_lead_tags.c.tag, sort_key(where.tag), _lead_tags))
-            )
-        if where.follower_id is not None and driver is not _followers:
-            statement = statement.where(
-                _leads.c.id.in_(self._lead_ids(_followers.c.user_id, where.follower_id, _followers))
-            )
-        if where.participant_id is not None and driver is not _participants:
-            statement = statement.where(
-                _leads.c.id.in_(
-                    self._lead_ids(_participants.c.contact_id, where.participant_id, _participants)
-                )
-            )
-        for column, value in (
-            (_leads.c.pipeline_id, where.pipeline_id),
-            (_leads.c.stage_id, where.stage_id),
-            (_leads.c.status, where.status.value if where.status else None),
-            (_leads.c.account_id, where.account_id),
-            (_leads.c.owner_id, where.owner_id),
-        ):
-            if value is not None:
-                statement = statement.where(column == value)
-        return self._lead_page(statement, number, "leads", limit, cursor)
-
-    def _lead_ids(self, column: Any, value: Any, table: Any) -> Any:
-        return select(table.c.lead_id).where(table.c.tenant_id == self.tenant_id, column == value)
+        values = {
+            "tag": sort_key(where.tag),
+            "follower_id": where.follower_id,
+            "participant_id": where.participant_id,
+            "pipeline_id": where.pipeline_id,
+            "stage_id": where.stage_id,
+            "status": where.status.value if where.status else None,
+            "account_id": where.account_id,
+            "owner_id": where.owner_id,
+        }
+        filters = tuple(name for name, value in values.items() if value is not None)
+        params = self._params(viewer, **{name: values[name] for name in filters})
+        if cursor is not None:
+            (last_number,) = decode_cursor("leads", cursor)
+            params.update(_cursor(last_number))
+        params["limit"] = _limit(limit) + 1
+        statement = _leads_statement(viewer.is_admin, filters, cursor is not None)
+        rows = self._all(statement, params)
+        items = [_lead_summary(row) for row in rows[:limit]]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = encode_cursor("leads", [rows[limit - 1].number])
+        return Page(items=tuple(items), next_cursor=next_cursor)
 
     def my_leads(
         self, viewer: Viewer, *, limit: int = PAGE_SIZE, cursor: str | None = None
@@ -485,29 +699,16 @@ class SqlQueries:
         phase, last_number = ("open", None)
         if cursor is not None:
             phase, last_number = decode_cursor("mine", cursor)
-        mine = union(
-            select(_followers.c.number).where(
-                _followers.c.tenant_id == self.tenant_id,
-                _followers.c.user_id == viewer.user_id,
-            ),
-            select(_leads.c.number).where(
-                _leads.c.tenant_id == self.tenant_id, _leads.c.owner_id == viewer.user_id
-            ),
-        )
+        params = self._params(viewer, user_id=viewer.user_id)
         wanted = _limit(limit)
         items: list[LeadSummary] = []
         while True:
-            status = (
-                _leads.c.status == LeadStatus.OPEN.value
-                if phase == "open"
-                else _leads.c.status != LeadStatus.OPEN.value
-            )
-            statement = self._lead_base(viewer).where(_leads.c.number.in_(mine), status)
-            if last_number is not None:
-                statement = statement.where(_leads.c.number < last_number)
-            rows = self._all(
-                statement.order_by(_leads.c.number.desc()).limit(wanted - len(items) + 1)
-            )
+            after = last_number is not None
+            statement = _my_leads_statement(viewer.is_admin, phase == "open", after)
+            page = {**params, "limit": wanted - len(items) + 1}
+            if after:
+                page.update(_cursor(last_number))
+            rows = self._all(statement, page)
             taken = rows[: wanted - len(items)]
             items.extend(_lead_summary(row) for row in taken)
             if len(rows) > len(taken):
@@ -520,10 +721,7 @@ class SqlQueries:
             phase, last_number = "closed", None
             if len(items) == wanted:
                 # The open phase ended exactly on a full page: closed leads may still follow.
-                probe = self._lead_base(viewer).where(
-                    _leads.c.number.in_(mine), _leads.c.status != LeadStatus.OPEN.value
-                )
-                more = self._all(probe.with_only_columns(_leads.c.number).limit(1))
+                more = self._all(_my_leads_probe(viewer.is_admin), params)
                 cursor_next = encode_cursor("mine", ["closed", None]) if more else None
                 return Page(items=tuple(items), next_cursor=cursor_next)
 
@@ -536,19 +734,12 @@ class SqlQueries:
         limit: int = PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[LeadSummary]:
-        cutoff = now - timedelta(days=idle_days)
-        statement = self._lead_base(viewer).where(
-            _leads.c.status == LeadStatus.OPEN.value, _leads.c.last_activity_at < cutoff
-        )
+        params = self._params(viewer, cutoff=now - timedelta(days=idle_days))
         if cursor is not None:
             at, last_id = decode_cursor("stale", cursor)
-            statement = statement.where(
-                tuple_(_leads.c.last_activity_at, _leads.c.id)
-                > tuple_(datetime.fromisoformat(at), last_id)
-            )
-        rows = self._all(
-            statement.order_by(_leads.c.last_activity_at, _leads.c.id).limit(_limit(limit) + 1)
-        )
+            params.update(_cursor(datetime.fromisoformat(at), last_id))
+        params["limit"] = _limit(limit) + 1
+        rows = self._all(_stale_statement(viewer.is_admin, cursor is not None), params)
         items = [_lead_summary(row) for row in rows[:limit]]
         next_cursor = None
         if len(rows) > limit:
@@ -557,29 +748,12 @@ class SqlQueries:
         return Page(items=tuple(items), next_cursor=next_cursor)
 
     def pipeline_summary(self, viewer: Viewer, pipeline_id: PipelineId) -> PipelineSummary:
-        statement = (
-            select(
-                _leads.c.stage_id,
-                _leads.c.currency,
-                func.count(),
-                func.coalesce(func.sum(_leads.c.amount_cents), 0),
-            )
-            .where(
-                _leads.c.tenant_id == self.tenant_id,
-                _leads.c.pipeline_id == pipeline_id,
-                _leads.c.status == LeadStatus.OPEN.value,
-                self.lead_visible(viewer),
-            )
-            .group_by(_leads.c.stage_id, _leads.c.currency)
-        )
-        stages = self._all(
-            select(_pipelines.c.stages).where(
-                _pipelines.c.tenant_id == self.tenant_id, _pipelines.c.id == pipeline_id
-            )
-        )
+        params = self._params(viewer, pipeline_id=pipeline_id)
+        stages = self._all(_STAGES, params)
         if not stages:
             raise NotFound("pipeline", pipeline_id=pipeline_id)
         order = {stage["id"]: index for index, stage in enumerate(stages[0][0])}
+        statement = _summary_statement(viewer.is_admin)
         totals = sorted(
             (
                 StageTotal(
@@ -588,7 +762,7 @@ class SqlQueries:
                     count=int(count),
                     amount=cents_to_amount(int(cents)) or cents_to_amount(0),  # type: ignore[arg-type]
                 )
-                for stage_id, currency, count, cents in self._all(statement)
+                for stage_id, currency, count, cents in self._all(statement, params)
             ),
             key=lambda t: (order.get(t.stage_id, len(order)), t.currency),
         )
@@ -607,13 +781,11 @@ class SqlQueries:
         contacts: tuple[ContactSummary, ...] = ()
         if number is None:
             contacts = self.contacts(viewer, ContactFilter(text_prefix=query), limit=limit).items
-        lead_statement = self._lead_base(viewer)
-        condition = _starts_with(_leads.c.title_key, query)
+        params = self._params(viewer, **_prefix("title", query), limit=_limit(limit))
         if number is not None:
-            condition = or_(_leads.c.number == int(number.group(1)), condition)
-        rows = self._all(
-            lead_statement.where(condition).order_by(_leads.c.number.desc()).limit(_limit(limit))
-        )
+            params["number"] = int(number.group(1))
+        statement = _found_leads_statement(viewer.is_admin, number is not None)
+        rows = self._all(statement, params)
         leads = tuple(_lead_summary(row) for row in rows)
         if number is not None:
             # The exact number first: that is what someone typing "#42" wants.
@@ -630,17 +802,15 @@ class SqlQueries:
         limit: int = PAGE_SIZE,
         cursor: str | None = None,
     ) -> Page[UserSummary]:
-        statement = select(_users).where(_users.c.tenant_id == self.tenant_id)
+        params = self._params()
         if name_prefix:
-            statement = statement.where(_starts_with(_users.c.name_key, name_prefix))
+            params.update(_prefix("name", name_prefix))
         if cursor is not None:
             key, last_id = decode_cursor("users", cursor)
-            statement = statement.where(
-                tuple_(_users.c.name_key, _users.c.id) > tuple_(key, last_id)
-            )
-        rows = self._all(
-            statement.order_by(_users.c.name_key, _users.c.id).limit(_limit(limit) + 1)
-        )
+            params.update(_cursor(key, last_id))
+        params["limit"] = _limit(limit) + 1
+        statement = _users_statement(bool(name_prefix), cursor is not None)
+        rows = self._all(statement, params)
         items = [
             UserSummary(
                 id=UserId(row.id),
@@ -660,17 +830,10 @@ class SqlQueries:
 
     def _subject_visible(self, viewer: Viewer, kind: str, subject_id: str) -> bool | None:
         """``None`` when the subject does not exist in this tenant."""
-        checks: dict[str, tuple[Any, Any, ColumnElement[bool]]] = {
-            "lead": (_leads, _leads.c.id, self.lead_visible(viewer)),
-            "account": (_accounts, _accounts.c.id, self.account_visible(viewer)),
-            "contact": (_contacts, _contacts.c.id, self.contact_visible(viewer)),
-        }
-        if kind not in checks:
+        if kind not in _SUBJECTS:
             return viewer.is_admin
-        table, column, visible = checks[kind]
-        found = self._all(
-            select(column, visible).where(table.c.tenant_id == self.tenant_id, column == subject_id)
-        )
+        statement = _subject_statement(kind, viewer.is_admin)
+        found = self._all(statement, self._params(viewer, subject_id=subject_id))
         return bool(found[0][1]) if found else None
 
     def history(
@@ -687,15 +850,12 @@ class SqlQueries:
             raise NotFound(subject_kind, id=subject_id)
         if not visible:
             raise AccessDenied(subject_kind, id=subject_id)
-        statement = select(_history).where(
-            _history.c.tenant_id == self.tenant_id,
-            _history.c.subject_kind == subject_kind,
-            _history.c.subject_id == subject_id,
-        )
+        params = self._params(subject_kind=subject_kind, subject_id=subject_id)
         if cursor is not None:
             (last_id,) = decode_cursor("history", cursor)
-            statement = statement.where(_history.c.id < last_id)
-        rows = self._all(statement.order_by(_history.c.id.desc()).limit(_limit(limit) + 1))
+            params.update(_cursor(last_id))
+        params["limit"] = _limit(limit) + 1
+        rows = self._all(_history_statement(cursor is not None), params)
         items = [
             HistoryEntry(
                 id=row.id,

@@ -20,6 +20,7 @@ from sqlalchemy import (
     Delete,
     Executable,
     Insert,
+    Integer,
     Select,
     Table,
     Update,
@@ -810,7 +811,7 @@ class SqlComments(_Repository):
             _comments.c.lead_id == bindparam("lead_id"),
         )
         .order_by(_comments.c.created_at.desc(), _comments.c.id.desc())
-        .limit(bindparam("limit"))
+        .limit(bindparam("limit", type_=Integer()))
     )
 
     def add(self, comment: Comment) -> None:

@@ -20,7 +20,7 @@ from domain.services import CRM
 from domain.statuses import LeadStatus, ProspectStatus
 from domain.users import Role
 from storage.database import Database
-from storage.queries import SqlQueries
+from storage.queries import SqlQueries, encode_cursor
 from tests.domain.fakes import FakeClock
 from tests.storage.conftest import ADMIN, ALICE, BOB, TENANT
 
@@ -241,6 +241,10 @@ def test_cursor_from_another_list_is_refused(crm: CRM, queries: SqlQueries) -> N
         queries.leads(admin, cursor=cursor)
     with pytest.raises(InvalidInput):
         queries.leads(admin, cursor="not a cursor")
+    # A contacts cursor is a phase and the last row's two sort values, or the bare phase.
+    short = encode_cursor("contacts", ["name", "a"])
+    with pytest.raises(InvalidInput):
+        queries.contacts(admin, cursor=short)
 
 
 def test_queries_are_bound_to_their_tenant(crm: CRM, database: Database) -> None:
