@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, Row, Table, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.dialects import upsert_insert
@@ -43,6 +43,10 @@ class ConversationRef:
     updated_at: datetime | None = None
 
 
+# Reads select the table's columns: Core rows carry the attributes ``_from_row`` reads,
+# without building ORM objects.
+_REFS = cast(Table, ConversationReferenceRow.__table__)
+
 _FIELDS = (
     "conversation_type",
     "service_url",
@@ -55,7 +59,8 @@ _FIELDS = (
 )
 
 
-def _from_row(row: ConversationReferenceRow) -> ConversationRef:
+def _from_row(row: ConversationReferenceRow | Row[Any]) -> ConversationRef:
+    """From a Core row of the table (typed with the row class, so mypy checks the names)."""
     return ConversationRef(
         conversation_id=row.conversation_id,
         conversation_type=ConversationType(row.conversation_type),
@@ -100,41 +105,41 @@ class ConversationReferences:
 
     def _first(self, statement: Any) -> ConversationRef | None:
         with translated(), self._sessions() as session:
-            row = session.scalars(statement.limit(1)).first()
+            row = session.execute(statement.limit(1)).first()
             return _from_row(row) if row is not None else None
 
     def get(self, conversation_id: str) -> ConversationRef | None:
         return self._first(
-            select(ConversationReferenceRow).where(
-                ConversationReferenceRow.tenant_id == self._tenant_id,
-                ConversationReferenceRow.conversation_id == conversation_id,
+            select(_REFS).where(
+                _REFS.c.tenant_id == self._tenant_id,
+                _REFS.c.conversation_id == conversation_id,
             )
         )
 
     def personal_for_user(self, aad_object_id: str) -> ConversationRef | None:
         """The user's active 1:1 chat with the bot, the most recently heard from."""
         return self._first(
-            select(ConversationReferenceRow)
+            select(_REFS)
             .where(
-                ConversationReferenceRow.tenant_id == self._tenant_id,
-                ConversationReferenceRow.aad_object_id == aad_object_id,
-                ConversationReferenceRow.conversation_type == ConversationType.PERSONAL.value,
-                ConversationReferenceRow.active.is_(True),
+                _REFS.c.tenant_id == self._tenant_id,
+                _REFS.c.aad_object_id == aad_object_id,
+                _REFS.c.conversation_type == ConversationType.PERSONAL.value,
+                _REFS.c.active.is_(True),
             )
-            .order_by(ConversationReferenceRow.updated_at.desc())
+            .order_by(_REFS.c.updated_at.desc())
         )
 
     def seen_anywhere(self, aad_object_id: str) -> ConversationRef | None:
         """The latest conversation where this user spoke to the bot (any kind): its
         ``user_id`` (29:...) and service URL are what opening a 1:1 chat needs."""
         return self._first(
-            select(ConversationReferenceRow)
+            select(_REFS)
             .where(
-                ConversationReferenceRow.tenant_id == self._tenant_id,
-                ConversationReferenceRow.aad_object_id == aad_object_id,
-                ConversationReferenceRow.user_id.is_not(None),
+                _REFS.c.tenant_id == self._tenant_id,
+                _REFS.c.aad_object_id == aad_object_id,
+                _REFS.c.user_id.is_not(None),
             )
-            .order_by(ConversationReferenceRow.updated_at.desc())
+            .order_by(_REFS.c.updated_at.desc())
         )
 
     def any_service_url(self) -> str | None:

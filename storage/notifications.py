@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
+from sqlalchemy import CursorResult, Row, Table, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.errors import Conflict
@@ -32,6 +32,12 @@ from storage.rows import (
     OutboxRow,
     ReminderRow,
 )
+
+# Rows that are only read are selected as the table's columns: Core rows carry the same
+# attributes without building ORM objects. Rows changed through the ORM (grouping, due
+# reminders) are still loaded as objects.
+_PREFERENCES = cast(Table, NotificationPreferencesRow.__table__)
+_NOTIFICATIONS = cast(Table, NotificationRow.__table__)
 
 
 class NotificationStatus(StrEnum):
@@ -69,7 +75,8 @@ class NotificationJob:
     replaces_pending: bool
 
 
-def _prefs_from_row(row: NotificationPreferencesRow) -> NotificationPreferences:
+def _prefs_from_row(row: NotificationPreferencesRow | Row[Any]) -> NotificationPreferences:
+    """From a Core row of the table (typed with the row class, so mypy checks the names)."""
     settings = row.settings or {}
     return NotificationPreferences(
         tenant_id=TenantId(row.tenant_id),
@@ -112,12 +119,12 @@ class NotificationStore:
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
-        statement = select(NotificationPreferencesRow).where(
-            NotificationPreferencesRow.tenant_id == tenant_id,
-            NotificationPreferencesRow.user_id.in_(wanted),
+        statement = select(_PREFERENCES).where(
+            _PREFERENCES.c.tenant_id == tenant_id,
+            _PREFERENCES.c.user_id.in_(wanted),
         )
         with translated(), self._sessions() as session:
-            rows = session.scalars(statement).all()
+            rows = session.execute(statement).all()
             return {UserId(row.user_id): _prefs_from_row(row) for row in rows if row.version > 0}
 
     def preferences_of(self, tenant_id: str, user_id: str) -> NotificationPreferences:
@@ -450,13 +457,13 @@ class NotificationStore:
             ids = [row.id for row in session.execute(claim).all()]
             if not ids:
                 return []
-            rows = session.scalars(select(NotificationRow).where(NotificationRow.id.in_(ids))).all()
+            rows = session.execute(select(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id.in_(ids))).all()
             replaced_ids = {row.replaces_id for row in rows if row.replaces_id is not None}
             replaced = (
                 {
                     row.id: row
-                    for row in session.scalars(
-                        select(NotificationRow).where(NotificationRow.id.in_(replaced_ids))
+                    for row in session.execute(
+                        select(_NOTIFICATIONS).where(_NOTIFICATIONS.c.id.in_(replaced_ids))
                     ).all()
                 }
                 if replaced_ids
@@ -604,9 +611,11 @@ class NotificationStore:
 
     def for_recipient(self, tenant_id: str, user_id: str) -> list[Mapping[str, Any]]:
         statement = (
-            select(NotificationRow)
-            .where(NotificationRow.tenant_id == tenant_id, NotificationRow.recipient_id == user_id)
-            .order_by(NotificationRow.id)
+            select(_NOTIFICATIONS)
+            .where(
+                _NOTIFICATIONS.c.tenant_id == tenant_id, _NOTIFICATIONS.c.recipient_id == user_id
+            )
+            .order_by(_NOTIFICATIONS.c.id)
         )
         with translated(), self._sessions() as session:
             return [
@@ -618,7 +627,7 @@ class NotificationStore:
                     "replaces_id": row.replaces_id,
                     "activity_id": row.activity_id,
                 }
-                for row in session.scalars(statement).all()
+                for row in session.execute(statement).all()
             ]
 
     def attempts(self, notification_id: int) -> list[tuple[str, int | None]]:
