@@ -74,18 +74,40 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def child_pids(pid: int) -> list[int]:
+    """Direct children (the processes of ``teamcrm serve --processes N``)."""
+    path = Path(f"/proc/{pid}/task/{pid}/children")
+    try:
+        return [int(p) for p in path.read_text(encoding="utf-8").split()]
+    except OSError:
+        return []
+
+
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far, from /proc."""
-    fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User + system CPU time of a process and its live children so far, from /proc."""
+    total = 0.0
+    for each in [pid, *child_pids(pid)]:
+        try:
+            stat = Path(f"/proc/{each}/stat").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        fields = stat.rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def rss_mb(pid: int) -> float:
-    """Resident set size from /proc, in MiB."""
-    for line in Path(f"/proc/{pid}/status").read_text(encoding="utf-8").splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return float("nan")
+    """Resident set size from /proc, in MiB, of a process and its live children."""
+    total = 0.0
+    for each in [pid, *child_pids(pid)]:
+        try:
+            status = Path(f"/proc/{each}/status").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        for line in status.splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    return total or float("nan")
 
 
 @dataclass

@@ -46,6 +46,7 @@ from domain.access import Viewer
 from domain.accounts import Classification
 from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
 from domain.ids import AccountId, LeadId, TenantId, UserId
+from domain.leads import Lead
 from domain.notifications import (
     NotificationSettings,
     check_can_subscribe_channel,
@@ -305,8 +306,8 @@ class Actions:
 
     # --- rendering --------------------------------------------------------------------------
 
-    def lead(self, caller: Caller, lead_id: str) -> Card:
-        view = self.crm.lead_view(caller.tenant_id, caller.user_id, lead_id)
+    def lead(self, caller: Caller, lead_id: str, changed: Lead | None = None) -> Card:
+        view = self.crm.lead_view(caller.tenant_id, caller.user_id, lead_id, changed=changed)
         contacts: Sequence[ContactSummary] = ()
         colleagues: Sequence[UserSummary] = ()
         if view.can_change:
@@ -586,8 +587,8 @@ def _lead_change(
 
     def handler(actions: Actions, caller: Caller, data: CardData) -> Card:
         lead_id = LeadId(data.id(verbs.LEAD_ID))
-        change(actions, caller, lead_id, data, data.version())
-        return actions.lead(caller, lead_id)
+        result = change(actions, caller, lead_id, data, data.version())
+        return actions.lead(caller, lead_id, result if isinstance(result, Lead) else None)
 
     return handler
 

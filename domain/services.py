@@ -9,6 +9,7 @@ rendered from an older version be refused instead of silently overwriting a newe
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -139,12 +140,25 @@ def _check_version(kind: str, record_id: str, actual: int, expected: int | None)
         raise Conflict(kind, id=record_id, expected=expected, actual=actual)
 
 
+@dataclass(frozen=True, slots=True)
+class _Changed:
+    """What a lead change loaded, kept for the view its caller asks for right after."""
+
+    tenant_id: TenantId
+    viewer: Viewer
+    lead: Lead
+    account: Account | None
+    loaded_version: int
+
+
 class CRM:
-    """The application service the bot talks to; it holds no state besides its collaborators."""
+    """The application service the bot talks to. Besides its collaborators it keeps only, per
+    thread, what the last lead change loaded (see ``lead_view``'s ``changed``)."""
 
     def __init__(self, uow_factory: UnitOfWorkFactory, clock: Clock | None = None) -> None:
         self._uow_factory = uow_factory
         self._clock = clock or SystemClock()
+        self._last_change = threading.local()
 
     # --- plumbing ---------------------------------------------------------------------------
 
@@ -224,10 +238,24 @@ class CRM:
         self, uow: UnitOfWork, viewer: Viewer, lead_id: str, expected_version: int | None
     ) -> Lead:
         lead = self._lead(uow, lead_id)
-        if not can_change_lead(viewer, lead, self._lead_account(uow, lead)):
+        account = self._lead_account(uow, lead)
+        if not can_change_lead(viewer, lead, account):
             raise AccessDenied("lead", lead_id=lead_id)
         _check_version("lead", lead.id, lead.version, expected_version)
+        self._last_change.value = _Changed(uow.tenant_id, viewer, lead, account, lead.version)
         return lead
+
+    def _handed_over(self, tenant_id: TenantId, actor_id: UserId, changed: Lead) -> _Changed | None:
+        """What the change that returned ``changed`` loaded, if that change was committed (its
+        events taken and its version moved on by exactly one) by this actor in this tenant."""
+        kept: _Changed | None = getattr(self._last_change, "value", None)
+        self._last_change.value = None
+        if kept is None or kept.lead is not changed:
+            return None
+        committed = not changed.events and changed.version == kept.loaded_version + 1
+        if not committed or kept.tenant_id != tenant_id or kept.viewer.user_id != actor_id:
+            return None
+        return kept
 
     def _contact_access(
         self, uow: UnitOfWork, viewer: Viewer, contact: Contact
@@ -935,16 +963,34 @@ class CRM:
                 raise AccessDenied("lead", lead_id=lead.id)
             return lead
 
-    def lead_view(self, tenant_id: TenantId, actor_id: UserId, lead_id: str) -> LeadView:
-        """The lead and everything its card shows, in one read transaction."""
+    def lead_view(
+        self, tenant_id: TenantId, actor_id: UserId, lead_id: str, *, changed: Lead | None = None
+    ) -> LeadView:
+        """The lead and everything its card shows, in one read transaction.
+
+        ``changed``: the lead a change use case just returned, for the card that answers it.
+        The viewer, lead and account that change loaded (milliseconds ago, and the lead as it
+        committed it) are used again rather than read a second time.
+        """
+        kept = self._handed_over(tenant_id, actor_id, changed) if changed is not None else None
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
-            lead = self._lead(uow, lead_id)
-            account = self._lead_account(uow, lead)
+            if kept is not None and kept.lead.id == lead_id:
+                viewer, lead, account = kept.viewer, kept.lead, kept.account
+            else:
+                lead = self._lead(uow, lead_id)
+                viewer = None
+                account = self._lead_account(uow, lead)
+            comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS))
+            # Everyone the card names, and the viewer: one read of users rather than two.
+            uow.users.get_many(
+                [actor_id, lead.owner_id, *lead.follower_ids, *(c.author_id for c in comments)]
+            )
+            if viewer is None:
+                viewer = self._viewer(uow, actor_id)
             if not can_view_lead(viewer, lead, account):
                 raise AccessDenied("lead", lead_id=lead_id)
             return replace(
-                self._lead_view_base(uow, lead, account),
+                self._lead_view_base(uow, lead, account, comments),
                 can_change=can_change_lead(viewer, lead, account),
                 viewer_follows=viewer.user_id in lead.follower_ids,
                 viewer=viewer,
@@ -977,14 +1023,21 @@ class CRM:
                     )
             return views
 
-    def _lead_view_base(self, uow: UnitOfWork, lead: Lead, account: Account | None) -> LeadView:
+    def _lead_view_base(
+        self,
+        uow: UnitOfWork,
+        lead: Lead,
+        account: Account | None,
+        comments: tuple[Comment, ...] | None = None,
+    ) -> LeadView:
         """Everything a lead card shows but the viewer's own rights."""
         pipeline = self._pipeline(uow, lead.pipeline_id)
         people = uow.contacts.get_many(
             [p.contact_id for p in lead.participants]
             + ([lead.contact_id] if lead.contact_id else [])
         )
-        comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS))
+        if comments is None:
+            comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS))
         users = uow.users.get_many(
             [*lead.follower_ids, lead.owner_id, *(c.author_id for c in comments)]
         )

@@ -1,0 +1,83 @@
+"""The card that answers a change is built from what that change loaded, and only then."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from domain.errors import AccessDenied
+from domain.services import CRM
+from tests.domain.fakes import FakeDatabase
+from tests.domain.people import ALICE, BOB, TENANT
+from tests.domain.world import World
+
+
+def _stages(crm: CRM, world: World) -> list[str]:
+    """The stages of the lead's own pipeline."""
+    return [stage.id for stage in crm.lead_view(TENANT, ALICE, world.lead).pipeline.stages]
+
+
+def _rename_behind_our_back(database: FakeDatabase, lead_id: str, title: str) -> None:
+    """Someone else's commit, straight into the store: visible to any fresh read."""
+    stored = database.store(TENANT).leads[lead_id]
+    database.store(TENANT).leads[lead_id] = dataclasses.replace(stored, title=title)
+
+
+def test_the_view_after_a_change_is_the_view_a_fresh_read_gives(crm: CRM, world: World) -> None:
+    changed = crm.change_stage(TENANT, ALICE, world.lead, _stages(crm, world)[1])
+    answered = crm.lead_view(TENANT, ALICE, world.lead, changed=changed)
+    fresh = crm.lead_view(TENANT, ALICE, world.lead)
+    assert answered == fresh
+    assert answered.stage.id == _stages(crm, world)[1]
+    assert answered.viewer is not None
+    assert answered.viewer.user_id == ALICE
+
+
+def test_the_view_after_a_change_reuses_what_the_change_loaded(
+    crm: CRM, world: World, database: FakeDatabase
+) -> None:
+    changed = crm.change_stage(TENANT, ALICE, world.lead, _stages(crm, world)[1])
+    _rename_behind_our_back(database, world.lead, "Renamed meanwhile")
+    answered = crm.lead_view(TENANT, ALICE, world.lead, changed=changed)
+    assert answered.lead.title != "Renamed meanwhile"  # the lead as this change committed it
+    assert crm.lead_view(TENANT, ALICE, world.lead).lead.title == "Renamed meanwhile"
+
+
+def test_it_is_handed_over_once(crm: CRM, world: World, database: FakeDatabase) -> None:
+    changed = crm.change_stage(TENANT, ALICE, world.lead, _stages(crm, world)[1])
+    crm.lead_view(TENANT, ALICE, world.lead, changed=changed)
+    _rename_behind_our_back(database, world.lead, "Renamed meanwhile")
+    again = crm.lead_view(TENANT, ALICE, world.lead, changed=changed)
+    assert again.lead.title == "Renamed meanwhile"
+
+
+def test_someone_else_passing_the_changed_lead_gets_their_own_rights(
+    crm: CRM, world: World
+) -> None:
+    """Bob cannot see Alice's lead: handing him her change must not hand him her viewer."""
+    changed = crm.change_stage(TENANT, ALICE, world.lead, _stages(crm, world)[1])
+    with pytest.raises(AccessDenied):
+        crm.lead_view(TENANT, BOB, world.lead, changed=changed)
+
+
+def test_a_change_that_was_not_committed_is_not_handed_over(
+    crm: CRM, world: World, database: FakeDatabase
+) -> None:
+    """Same stage again: nothing to commit, so the view reads the store."""
+    stage = crm.lead_view(TENANT, ALICE, world.lead).stage.id
+    unchanged = crm.change_stage(TENANT, ALICE, world.lead, stage)
+    _rename_behind_our_back(database, world.lead, "Renamed meanwhile")
+    view = crm.lead_view(TENANT, ALICE, world.lead, changed=unchanged)
+    assert view.lead.title == "Renamed meanwhile"
+
+
+def test_a_later_change_replaces_the_earlier_one(
+    crm: CRM, world: World, database: FakeDatabase
+) -> None:
+    first = crm.change_stage(TENANT, ALICE, world.lead, _stages(crm, world)[1])
+    crm.change_stage(TENANT, ALICE, world.lead, _stages(crm, world)[2])
+    _rename_behind_our_back(database, world.lead, "Renamed meanwhile")
+    view = crm.lead_view(TENANT, ALICE, world.lead, changed=first)
+    assert view.lead.title == "Renamed meanwhile"
+    assert view.stage.id == _stages(crm, world)[2]
