@@ -67,3 +67,13 @@ class Conflict(DomainError):
     def __init__(self, kind: str, **params: Any) -> None:
         super().__init__(f"{kind}.conflict", kind=kind, **params)
         self.kind = kind
+
+
+class AlreadyApplied(Exception):
+    """A commit carried a command's idempotency key that an earlier commit already recorded:
+    nothing was written. Not a ``DomainError``: no one retries it and no card explains it;
+    whoever sent the key answers as if the first delivery had just been applied."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
