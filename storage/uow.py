@@ -2,8 +2,9 @@
 
 Repositories are bound to the tenant of their unit of work and remember every aggregate they
 hand out. ``commit`` writes those with pending events (an insert, or an update guarded by the
-version that was loaded), their history and outbox rows, in one transaction; a guarded update
-that matches nothing means someone else committed first, which is a ``Conflict``.
+version that was loaded), their history and outbox rows, in one transaction, with the Teams
+activity claimed around it (``storage.activities.claim_on_commit``); a guarded update that
+matches nothing means someone else committed first, which is a ``Conflict``.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from domain.accounts import Account
 from domain.common import Aggregate
 from domain.contacts import Contact
-from domain.errors import Conflict
+from domain.errors import AlreadyApplied, Conflict
 from domain.events import DomainEvent
 from domain.ids import AccountId, ContactId, LeadId, TenantId, UserId
 from domain.leads import Comment, Lead, Reminder
@@ -56,6 +57,7 @@ from domain.settings import Pipeline, TenantSettings
 from domain.statuses import LeadStatus
 from domain.users import Role, User
 from storage import mapping
+from storage.activities import claim_statement, pending_claim
 from storage.dialects import dialect_insert, greatest
 from storage.errors import translated
 from storage.rows import (
@@ -176,8 +178,13 @@ class SqlUnitOfWork:
         )
         events = [event for tracked in changed for event in tracked.aggregate.events]
         kind = changed[0].kind if changed else "record"
+        claim = pending_claim(self.tenant_id)
         try:
             with translated(kind):
+                # The claim first: a redelivery then waits on the first delivery's row
+                # (PostgreSQL) and stops before it writes anything or meets a Conflict.
+                if claim is not None and not self._claim(claim.activity_id):
+                    raise AlreadyApplied(claim.activity_id)
                 for tracked in changed:
                     _WRITERS[tracked.kind](self, tracked)
                 if events:
@@ -191,11 +198,24 @@ class SqlUnitOfWork:
         except BaseException:
             self.rollback()
             raise
-        # Only now: a failed commit leaves the aggregates as they were, events and all.
+        # Only now: a failed commit leaves the aggregates as they were, events and all, and
+        # the claim pending, so running the use case again claims it again.
+        if claim is not None:
+            claim.done = True
         for tracked in changed:
             tracked.aggregate.pull_events()
             tracked.aggregate.version += 1
         self._seen.clear()
+
+    def _claim(self, activity_id: str) -> bool:
+        """False if an earlier commit recorded ``activity_id``."""
+        statement = claim_statement(self._session.get_bind().dialect.name)
+        params = {
+            "tenant_id": self.tenant_id,
+            "activity_id": activity_id,
+            "processed_at": self._clock(),
+        }
+        return self._session.execute(statement, params).first() is not None
 
     # --- helpers for the repositories -------------------------------------------------------
 
