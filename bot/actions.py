@@ -44,7 +44,7 @@ from cards.messages import domain_error_card, error_card, help_card, info_card, 
 from cards.notification import chosen_kinds, lead_preferences_card, preferences_card
 from domain.access import Viewer
 from domain.accounts import Classification
-from domain.errors import DomainError, InvalidInput, NotFound, RuleViolation
+from domain.errors import AlreadyApplied, DomainError, InvalidInput, NotFound, RuleViolation
 from domain.ids import AccountId, LeadId, TenantId, UserId
 from domain.leads import Lead
 from domain.notifications import (
@@ -290,6 +290,8 @@ class Actions:
     def _guarded(self, caller: Caller, work: Callable[[], Card], retry: Button | None) -> Card:
         try:
             return work()
+        except AlreadyApplied:
+            raise  # a redelivery: the bot answers it, it is no failure to explain
         except DomainError as error:
             return domain_error_card(caller.t, error, retry=retry)
         except Exception as error:  # the turn must answer whatever broke below it

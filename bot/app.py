@@ -8,6 +8,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -31,6 +32,7 @@ from bot.teams import BotOptions, CrmBot
 from domain.ids import TenantId
 from domain.notifications import NotificationSettings
 from domain.services import CRM
+from storage.activities import claim_on_commit
 from storage.conversations import ConversationRef as StoredRef
 from storage.conversations import ConversationType
 from storage.database import Database
@@ -76,6 +78,11 @@ class StorageRegistry:
 
     def claim_activity(self, tenant_id: TenantId, activity_id: str) -> bool:
         return self._database.activities(tenant_id).claim(activity_id)
+
+    def claim_on_commit(
+        self, tenant_id: TenantId, activity_id: str
+    ) -> AbstractContextManager[object]:
+        return claim_on_commit(tenant_id, activity_id)
 
 
 @dataclass

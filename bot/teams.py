@@ -11,6 +11,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Callable
 from concurrent.futures import Executor
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, tzinfo
 from functools import partial
@@ -28,7 +29,7 @@ from cards import verbs
 from cards.elements import Card
 from cards.i18n import LOCALES, Translator, error_message, load_catalog
 from cards.messages import error_card
-from domain.errors import DomainError
+from domain.errors import AlreadyApplied, DomainError
 from domain.ids import TenantId
 
 logger = logging.getLogger(__name__)
@@ -51,6 +52,9 @@ class Registry(Protocol):
     def register_user(self, speaker: Speaker) -> None: ...
     def remember_conversation(self, reference: ConversationRef) -> None: ...
     def claim_activity(self, tenant_id: TenantId, activity_id: str) -> bool: ...
+    def claim_on_commit(
+        self, tenant_id: TenantId, activity_id: str
+    ) -> AbstractContextManager[object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -275,13 +279,22 @@ class CrmBot(TeamsActivityHandler):
         if not isinstance(verb_name, str):
             verb_name = "help"
         name: str = verb_name
+        activity_id = turn_context.activity.id
+        # Showing a card twice is harmless: only verbs that change something are claimed, and
+        # in the same transaction as the change, so a change and its claim land together.
+        claimed = name not in verbs.READ_ONLY and isinstance(activity_id, str) and bool(activity_id)
 
-        def work(fresh: bool) -> Card:
-            # Redelivered: don't apply twice, answer with the record's current card.
-            return self._actions.execute(caller, name if fresh else _show_verb(name), data)
+        def work(_fresh: bool) -> Card:
+            if not claimed:
+                return self._actions.execute(caller, name, data)
+            try:
+                with self._registry.claim_on_commit(caller.tenant_id, str(activity_id)[:200]):
+                    return self._actions.execute(caller, name, data)
+            except AlreadyApplied:
+                # Redelivered: not applied twice; the answer is the record's current card.
+                return self._actions.execute(caller, _show_verb(name), data)
 
-        # Showing a card twice is harmless: only verbs that change something are claimed.
-        card = await self._in_turn(turn_context, work, claim=name not in verbs.READ_ONLY)
+        card = await self._in_turn(turn_context, work)
         self._on_change()
         body = {"statusCode": 200, "type": CARD_CONTENT_TYPE, "value": card}
         return InvokeResponse(status=200, body=body)

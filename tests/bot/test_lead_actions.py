@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import unquote
 
@@ -281,6 +282,30 @@ async def test_a_redelivered_action_is_not_applied_twice(
         lead_id_of(lead_card),
     )
     assert [c.text for c in view.latest_comments] == ["only once"]
+
+
+async def test_one_action_delivered_five_times_at_once_is_applied_once(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    """Teams may redeliver while the first delivery is still running: the claim commits with
+    the change, so the copies that lose answer with the lead as the winner left it."""
+    activity = activities.card_action(
+        verbs.LEAD_COMMENT,
+        {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "exactly once"},
+        service_url=service.connector.url,
+        tenant_id=service.tenant_id,
+        user=ALICE,
+    )
+    responses = await asyncio.gather(*(service.post(activity) for _ in range(5)))
+    for response in responses:
+        assert response.status == 200
+        assert "exactly once" in texts((await response.json())["value"])
+    view = service.runtime.crm.lead_view(
+        service.tenant_id,  # type: ignore[arg-type]
+        ALICE.aad_object_id,  # type: ignore[arg-type]
+        lead_id_of(lead_card),
+    )
+    assert [c.text for c in view.latest_comments] == ["exactly once"]
 
 
 async def test_only_actions_that_change_something_are_claimed(
