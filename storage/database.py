@@ -27,7 +27,7 @@ from storage.kv import KeyValueStore
 from storage.notifications import NotificationStore
 from storage.outbox import Outbox
 from storage.queries import SqlQueries
-from storage.uow import SqlUnitOfWork
+from storage.uow import SqlUnitOfWork, unit_of_work_engine
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ class Database:
         # Lists are one statement each: in autocommit they skip BEGIN and ROLLBACK, two of the
         # four round trips a read otherwise costs on PostgreSQL.
         self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
+        self._uow_engine = unit_of_work_engine(self.engine)
         self._clock = clock or (lambda: datetime.now(UTC))
 
     @classmethod
@@ -121,7 +122,7 @@ class Database:
 
     def uow(self, tenant_id: TenantId) -> SqlUnitOfWork:
         """A unit of work for one tenant: ``CRM(database.uow)`` is the whole wiring."""
-        return SqlUnitOfWork(self.sessions, tenant_id, self._clock)
+        return SqlUnitOfWork(self._uow_engine, tenant_id, self._clock)
 
     def queries(self, tenant_id: TenantId) -> SqlQueries:
         return SqlQueries(self.read_engine, tenant_id)

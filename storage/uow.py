@@ -1,15 +1,20 @@
-"""The SQL unit of work and its repositories: the domain's ports over one database session.
+"""The SQL unit of work and its repositories: the domain's ports over one database connection.
 
 Repositories are bound to the tenant of their unit of work and remember every aggregate they
 hand out. ``commit`` writes those with pending events (an insert, or an update guarded by the
 version that was loaded), their history and outbox rows, in one transaction, with the Teams
 activity claimed around it (``storage.activities.claim_on_commit``); a guarded update that
 matches nothing means someone else committed first, which is a ``Conflict``.
+
+Reads run outside any transaction: the version guards, not a snapshot, keep the writes right,
+and under READ COMMITTED every statement took its own snapshot anyway. The write transaction
+opens at the first write (``commit``, or taking a lead number) and ends with the commit.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -17,8 +22,10 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
 from sqlalchemy import (
+    Connection,
     CursorResult,
     Delete,
+    Engine,
     Executable,
     Insert,
     Integer,
@@ -33,7 +40,6 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.orm import Session, sessionmaker
 
 from domain.accounts import Account
 from domain.common import Aggregate
@@ -59,7 +65,7 @@ from domain.users import Role, User
 from storage import mapping
 from storage.activities import claim_statement, pending_claim
 from storage.dialects import dialect_insert, greatest
-from storage.errors import translated
+from storage.errors import StorageError, translated
 from storage.rows import (
     AccountLabelRow,
     AccountRow,
@@ -81,6 +87,11 @@ from storage.rows import (
 )
 
 A = TypeVar("A", bound=Aggregate)
+
+# What opens a unit of work's write transaction: PostgreSQL's connections run in autocommit,
+# and on SQLite too the unit of work opens (and ends) it itself rather than leave it to
+# pysqlite's guess at the first INSERT, UPDATE or DELETE.
+_BEGIN = {"postgresql": "BEGIN", "sqlite": "BEGIN"}
 
 # Written in this order so rows that others point to exist first.
 WRITE_ORDER = ("user", "settings", "pipeline", "account", "contact", "lead", "reminder", "comment")
@@ -127,17 +138,34 @@ def outbox_values(event: DomainEvent, now: datetime) -> dict[str, Any]:
     }
 
 
+def unit_of_work_engine(engine: Engine) -> Engine:
+    """Where units of work read outside a transaction: on PostgreSQL a connection in autocommit
+    (a BEGIN and a ROLLBACK were two of a read-only use case's round trips). pysqlite's legacy
+    transaction handling never opens one for a SELECT, and leaving its autocommit would cost a
+    PRAGMA per connection, so SQLite's connections serve as they are."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
+
+
 class SqlUnitOfWork:
-    """One use case's transaction; leaving the ``with`` block without ``commit`` rolls back."""
+    """One use case; leaving the ``with`` block without ``commit`` rolls back what it wrote.
+
+    ``engine`` is ``unit_of_work_engine(...)``'s: its connections run each statement on its
+    own until ``writing`` sends BEGIN, and the unit of work ends that transaction itself.
+    """
 
     def __init__(
         self,
-        session_factory: sessionmaker[Session],
+        engine: Engine,
         tenant_id: TenantId,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.tenant_id = tenant_id
-        self._session = session_factory()
+        self.dialect = engine.dialect.name
+        self._engine = engine
+        self._connection: Connection | None = None
+        self._writing = False
         self._clock = clock or (lambda: datetime.now(UTC))
         self._seen: dict[tuple[str, str], _Tracked] = {}
         # Typed as the port: the Protocol's attributes are invariant, and callers need no more.
@@ -164,12 +192,14 @@ class SqlUnitOfWork:
         try:
             self.rollback()
         finally:
-            self._session.close()
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
 
     def rollback(self) -> None:
         self._seen.clear()
         with translated():
-            self._session.rollback()
+            self._end("ROLLBACK")
 
     def commit(self) -> None:
         changed = sorted(
@@ -179,6 +209,9 @@ class SqlUnitOfWork:
         events = [event for tracked in changed for event in tracked.aggregate.events]
         kind = changed[0].kind if changed else "record"
         claim = pending_claim(self.tenant_id)
+        if not changed and claim is None and not self._writing:
+            self._seen.clear()
+            return  # nothing to write: no transaction at all
         try:
             with translated(kind):
                 # The claim first: a redelivery then waits on the first delivery's row
@@ -190,13 +223,14 @@ class SqlUnitOfWork:
                 if events:
                     now = self._clock()
                     # Core inserts: the ORM's bulk path costs more than the rows themselves.
-                    self._session.execute(_insert(HistoryRow), [history_values(e) for e in events])
-                    self._session.execute(
-                        _insert(OutboxRow), [outbox_values(e, now) for e in events]
-                    )
-                self._session.commit()
+                    self.execute(_insert(HistoryRow), [history_values(e) for e in events])
+                    self.execute(_insert(OutboxRow), [outbox_values(e, now) for e in events])
+                self._end("COMMIT")
         except BaseException:
-            self.rollback()
+            # The first error says what went wrong; if the rollback fails too, the connection
+            # is broken and the pool discards it.
+            with suppress(StorageError):
+                self.rollback()
             raise
         # Only now: a failed commit leaves the aggregates as they were, events and all, and
         # the claim pending, so running the use case again claims it again.
@@ -209,25 +243,46 @@ class SqlUnitOfWork:
 
     def _claim(self, activity_id: str) -> bool:
         """False if an earlier commit recorded ``activity_id``."""
-        statement = claim_statement(self._session.get_bind().dialect.name)
         params = {
             "tenant_id": self.tenant_id,
             "activity_id": activity_id,
             "processed_at": self._clock(),
         }
-        return self._session.execute(statement, params).first() is not None
+        return self.execute(claim_statement(self.dialect), params).first() is not None
+
+    def _connect(self) -> Connection:
+        if self._connection is None:
+            with translated():
+                self._connection = self._engine.connect()
+        return self._connection
+
+    def writing(self) -> Connection:
+        """The connection inside the write transaction, opened now if it is not yet."""
+        connection = self._connect()
+        if not self._writing:
+            connection.exec_driver_sql(_BEGIN[self.dialect])
+            self._writing = True
+        return connection
+
+    def _end(self, statement: str) -> None:
+        """COMMIT or ROLLBACK the write transaction, if there is one."""
+        if self._writing and self._connection is not None:
+            self._writing = False
+            self._connection.exec_driver_sql(statement)
 
     # --- helpers for the repositories -------------------------------------------------------
-
-    @property
-    def session(self) -> Session:
-        return self._session
 
     def rows(self, statement: Executable, params: dict[str, Any] | None = None) -> Sequence[Any]:
         """Core ``Row``s: ``mapping`` only reads attributes named like the columns, so ORM
         objects (instance state, identity map) would be work for nothing."""
         with translated():
-            return self._session.execute(statement, params).all()
+            return self._connect().execute(statement, params).all()
+
+    def execute(
+        self, statement: Executable, params: dict[str, Any] | list[dict[str, Any]] | None = None
+    ) -> CursorResult[Any]:
+        """A write, inside the write transaction (callers translate errors)."""
+        return self.writing().execute(statement, params)
 
     def tracked(self, kind: str, key: str) -> Aggregate | None:
         found = self._seen.get((kind, key))
@@ -261,7 +316,7 @@ class SqlUnitOfWork:
             "w_key": key,
             "w_version": tracked.loaded_version,
         }
-        result = cast(CursorResult[Any], self._session.execute(_guarded(row), params))
+        result = self.execute(_guarded(row), params)
         if result.rowcount != 1:
             raise Conflict(tracked.kind, id=key, expected=tracked.loaded_version)
 
@@ -270,7 +325,7 @@ class SqlUnitOfWork:
             # A repository bound to one tenant never writes another's rows.
             raise Conflict(tracked.kind, reason="tenant")
         if tracked.new:
-            self._session.execute(_insert(row), {**values, "version": 1})
+            self.execute(_insert(row), {**values, "version": 1})
         else:
             self._guarded_update(row, tracked, values)
 
@@ -291,9 +346,9 @@ class SqlUnitOfWork:
         removed, added = (old, new) if rewrite else (old - new, new - old)
         parent = {"w_tenant": self.tenant_id, "w_parent": parent_id}
         if rewrite and old:
-            self._session.execute(_delete_children(row, parent_column, ()), parent)
+            self.execute(_delete_children(row, parent_column, ()), parent)
         elif removed:
-            self._session.execute(
+            self.execute(
                 _delete_children(row, parent_column, columns),
                 [
                     {**parent, **{f"w_{c}": v for c, v in zip(columns, item, strict=True)}}
@@ -301,7 +356,7 @@ class SqlUnitOfWork:
                 ],
             )
         if added:
-            self._session.execute(
+            self.execute(
                 _insert(row),
                 [
                     {
@@ -404,7 +459,7 @@ class SqlUnitOfWork:
         comment = cast(Comment, tracked.aggregate)
         self._write_row(CommentRow, tracked, mapping.comment_values(comment))
         if tracked.new:
-            self._session.execute(
+            self.execute(
                 _LEAD_ACTIVITY,
                 {"w_tenant": self.tenant_id, "w_lead": comment.lead_id, "w_at": comment.created_at},
             )
@@ -791,10 +846,12 @@ class SqlLeads(_Repository):
         return cast(Lead, self._track(rows)[0]) if rows else None
 
     def next_number(self) -> int:
-        """Taken from the tenant's counter in this transaction: a concurrent creation waits for
-        the row (PostgreSQL) or the write lock (SQLite) instead of colliding."""
-        statement = _take_number(self._uow.session.get_bind().dialect.name)
-        number = int(self._uow.rows(statement, {"w_tenant": self._tenant_id})[0][0])
+        """Taken from the tenant's counter in the write transaction, which opens here and holds
+        the counter until the commit: a concurrent creation waits for the row (PostgreSQL) or
+        the write lock (SQLite) instead of taking the same number."""
+        params = {"w_tenant": self._tenant_id}
+        with translated():
+            number = int(self._uow.execute(_take_number(self._uow.dialect), params).scalar_one())
         self._last_number = number
         return number
 
