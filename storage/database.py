@@ -27,6 +27,7 @@ from storage.kv import KeyValueStore
 from storage.notifications import NotificationStore
 from storage.outbox import Outbox
 from storage.queries import SqlQueries
+from storage.sqlite import serialized_connections
 from storage.uow import SqlUnitOfWork, unit_of_work_engine
 
 logger = logging.getLogger(__name__)
@@ -77,6 +78,10 @@ def build_engine(url: URL, **options: Any) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+            # This process's writers take turns rather than sleep in the busy handler; other
+            # processes on the file still meet the busy timeout.
+            factory = serialized_connections(url.database, SQLITE_BUSY_TIMEOUT_MS / 1000)
+            options["connect_args"] = {"factory": factory, **options.get("connect_args", {})}
         engine = create_engine(url, **options)
         event.listen(engine, "connect", _sqlite_on_connect)
         return engine

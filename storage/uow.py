@@ -90,8 +90,9 @@ A = TypeVar("A", bound=Aggregate)
 
 # What opens a unit of work's write transaction: PostgreSQL's connections run in autocommit,
 # and on SQLite too the unit of work opens (and ends) it itself rather than leave it to
-# pysqlite's guess at the first INSERT, UPDATE or DELETE.
-_BEGIN = {"postgresql": "BEGIN", "sqlite": "BEGIN"}
+# pysqlite's guess at the first INSERT, UPDATE or DELETE. IMMEDIATE: SQLite's write lock at
+# once (after this process's turn, ``storage.sqlite``), never a late failure to upgrade to it.
+_BEGIN = {"postgresql": "BEGIN", "sqlite": "BEGIN IMMEDIATE"}
 
 # Written in this order so rows that others point to exist first.
 WRITE_ORDER = ("user", "settings", "pipeline", "account", "contact", "lead", "reminder", "comment")
