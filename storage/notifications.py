@@ -4,28 +4,47 @@ The dispatcher turns outbox events into notification rows (``fan_out``) in the s
 transaction that settles the event, so a crash can't make it fan out twice. Changes by one
 actor to one lead within the grouping window join the same row while it waits, or a new row
 that *replaces* the card already sent (delivered as an in-place update), so a follower sees one
-card. Delivery claims rows under a lease (``SKIP LOCKED`` on PostgreSQL) like the outbox.
+card. Delivery claims rows under a lease (``SKIP LOCKED`` on PostgreSQL) like the outbox,
+extends it while a slow batch is sent, and writes how many sends ended in one transaction.
+A change followed by a thousand people is a handful of statements, not a thousand.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
+from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Row, Table, and_, delete, func, or_, select, update
+from sqlalchemy import (
+    CursorResult,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from domain.errors import Conflict
 from domain.ids import LeadId, TenantId, UserId
 from domain.notifications import NotificationKind, NotificationPreferences
+from storage.conversations import ConversationRef, ConversationType
+from storage.conversations import _from_row as reference_from_row
 from storage.dialects import upsert_insert
 from storage.errors import translated
 from storage.outbox import OutboxStatus
 from storage.rows import (
     ChannelSubscriptionRow,
+    ConversationReferenceRow,
     NotificationAttemptRow,
     NotificationPreferencesRow,
     NotificationRow,
@@ -38,6 +57,10 @@ from storage.rows import (
 # reminders) are still loaded as objects.
 _PREFERENCES = cast(Table, NotificationPreferencesRow.__table__)
 _NOTIFICATIONS = cast(Table, NotificationRow.__table__)
+_ATTEMPTS = cast(Table, NotificationAttemptRow.__table__)
+_REFERENCES = cast(Table, ConversationReferenceRow.__table__)
+# notification_attempts.outcome is String(16): "undeliverable:lost_lease" would not fit.
+LOST_LEASE = "lost_lease"
 
 
 class NotificationStatus(StrEnum):
@@ -73,6 +96,96 @@ class NotificationJob:
     replaces_conversation_id: str | None
     replaces_activity_id: str | None
     replaces_pending: bool
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settlement:
+    """How one delivery attempt ended; the dispatcher writes many in one transaction
+    (``NotificationStore.settle``) rather than one transaction per card."""
+
+    job: NotificationJob
+    outcome: str
+    status_code: int | None = None
+    detail: str | None = None
+    values: Mapping[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def sent(
+        cls, job: NotificationJob, *, conversation_id: str, activity_id: str | None
+    ) -> Settlement:
+        values = {
+            "status": NotificationStatus.SENT.value,
+            "conversation_id": conversation_id,
+            "activity_id": activity_id,
+        }
+        return cls(job=job, outcome="sent", values=values)
+
+    @classmethod
+    def retry(
+        cls, job: NotificationJob, at: datetime, *, status_code: int | None, detail: str
+    ) -> Settlement:
+        values = {
+            "status": NotificationStatus.PENDING.value,
+            "available_at": at,
+            "last_error": detail[:2000],
+        }
+        return cls(job=job, outcome="retry", status_code=status_code, detail=detail, values=values)
+
+    @classmethod
+    def waiting(cls, job: NotificationJob, detail: str) -> Settlement:
+        """Nobody can reach the person yet; ``wake`` releases it when they show up."""
+        values = {"status": NotificationStatus.WAITING.value, "last_error": detail[:2000]}
+        return cls(job=job, outcome="waiting", detail=detail, values=values)
+
+    @classmethod
+    def undeliverable(
+        cls, job: NotificationJob, *, status_code: int | None, detail: str
+    ) -> Settlement:
+        values = {"status": NotificationStatus.UNDELIVERABLE.value, "last_error": detail[:2000]}
+        return cls(
+            job=job, outcome="undeliverable", status_code=status_code, detail=detail, values=values
+        )
+
+
+@dataclass(slots=True)
+class _Group:
+    """The latest card of one group key while a fan-out writes: a stored row (``row_id``) or
+    one written by this same fan-out (``new_row``)."""
+
+    status: str
+    changes: list[dict[str, Any]]
+    first_event_at: datetime
+    row_id: int | None = None
+    new_row: dict[str, Any] | None = None
+
+
+def _held_by(worker_id: Any) -> Any:
+    return and_(
+        _NOTIFICATIONS.c.status == NotificationStatus.PROCESSING.value,
+        _NOTIFICATIONS.c.locked_by == worker_id,
+    )
+
+
+@cache
+def _settle_statement(shape: tuple[str, ...]) -> Any:
+    """Settle one claimed row (executemany-ready: ids and values are bound by name); the lease
+    is checked again, so a row another worker took over is left alone."""
+    return (
+        update(_NOTIFICATIONS)
+        .where(_NOTIFICATIONS.c.id == bindparam("settled_id"), _held_by(bindparam("worker_id")))
+        .values(
+            locked_by=None,
+            locked_until=None,
+            **{name: bindparam(f"v_{name}", type_=_NOTIFICATIONS.c[name].type) for name in shape},
+        )
+    )
+
+
+_APPEND = (
+    update(_NOTIFICATIONS)
+    .where(_NOTIFICATIONS.c.id == bindparam("row_id"))
+    .values(changes=bindparam("v_changes", type_=_NOTIFICATIONS.c.changes.type))
+)
 
 
 def _prefs_from_row(row: NotificationPreferencesRow | Row[Any]) -> NotificationPreferences:
@@ -306,48 +419,105 @@ class NotificationStore:
             )
             if cast(CursorResult[Any], settled).rowcount != 1:
                 return False
-            for entry in entries:
-                self._group(session, tenant_id, entry, window, now)
+            self._write(session, tenant_id, list(entries), window, now)
         return True
 
-    def _group(
+    @staticmethod
+    def _key(entry: NewNotification) -> str:
+        return f"{entry.lead_id}:{entry.actor_id or '-'}:{entry.recipient_id}"
+
+    def _latest(self, session: Session, tenant_id: str, keys: set[str]) -> dict[str, _Group]:
+        """The newest row of each group key, in one query (a change followed by a thousand
+        people must not look up a thousand groups one by one); locked on PostgreSQL so a
+        worker claiming it waits until this fan-out has added its change."""
+        if not keys:
+            return {}
+        newest = (
+            select(func.max(_NOTIFICATIONS.c.id))
+            .where(_NOTIFICATIONS.c.tenant_id == tenant_id, _NOTIFICATIONS.c.group_key.in_(keys))
+            .group_by(_NOTIFICATIONS.c.group_key)
+        )
+        query = select(
+            _NOTIFICATIONS.c.id,
+            _NOTIFICATIONS.c.group_key,
+            _NOTIFICATIONS.c.status,
+            _NOTIFICATIONS.c.changes,
+            _NOTIFICATIONS.c.first_event_at,
+        ).where(_NOTIFICATIONS.c.id.in_(newest))
+        if self._dialect == "postgresql":
+            query = query.with_for_update()
+        return {
+            row.group_key: _Group(
+                status=row.status,
+                changes=list(row.changes),
+                first_event_at=row.first_event_at,
+                row_id=row.id,
+            )
+            for row in session.execute(query)
+        }
+
+    def _write(
         self,
         session: Session,
         tenant_id: str,
-        entry: NewNotification,
+        entries: list[NewNotification],
         window: timedelta,
         now: datetime,
     ) -> None:
-        key = f"{entry.lead_id}:{entry.actor_id or '-'}:{entry.recipient_id}"
-        latest_query = (
-            select(NotificationRow)
-            .where(NotificationRow.tenant_id == tenant_id, NotificationRow.group_key == key)
-            .order_by(NotificationRow.id.desc())
-            .limit(1)
-        )
-        if self._dialect == "postgresql":
-            latest_query = latest_query.with_for_update()
-        latest = session.scalars(latest_query).first() if entry.grouped else None
-        if latest is not None and latest.first_event_at >= entry.at - window:
-            if latest.status in {NotificationStatus.PENDING, NotificationStatus.WAITING}:
-                latest.changes = [*latest.changes, entry.change]
-                return
-            if latest.status in {NotificationStatus.SENT, NotificationStatus.PROCESSING}:
-                session.add(
-                    self._row(
+        """Each entry joins the card still waiting for its group, or becomes a new card (one
+        that replaces the card already sent, when the group's burst is still going)."""
+        groups = self._latest(session, tenant_id, {self._key(e) for e in entries if e.grouped})
+        appended: dict[int, list[dict[str, Any]]] = {}
+        new_rows: list[dict[str, Any]] = []
+        waiting = {NotificationStatus.PENDING.value, NotificationStatus.WAITING.value}
+        gone = {NotificationStatus.SENT.value, NotificationStatus.PROCESSING.value}
+        for entry in entries:
+            key = self._key(entry)
+            latest = groups.get(key) if entry.grouped else None
+            row: dict[str, Any]
+            if latest is not None and latest.first_event_at >= entry.at - window:
+                if latest.status in waiting:
+                    latest.changes = [*latest.changes, entry.change]
+                    if latest.new_row is not None:
+                        latest.new_row["changes"] = latest.changes
+                    elif latest.row_id is not None:
+                        appended[latest.row_id] = latest.changes
+                    continue
+                if latest.status in gone:
+                    row = self._row(
                         tenant_id,
                         entry,
                         key,
                         now,
                         changes=[*latest.changes, entry.change],
                         first_event_at=latest.first_event_at,
-                        replaces_id=latest.id,
+                        replaces_id=latest.row_id,
                     )
+                    new_rows.append(row)
+                    groups[key] = _Group(
+                        status=row["status"],
+                        changes=row["changes"],
+                        first_event_at=row["first_event_at"],
+                        new_row=row,
+                    )
+                    continue
+            row = self._row(
+                tenant_id, entry, key, now, changes=[entry.change], first_event_at=entry.at
+            )
+            new_rows.append(row)
+            if entry.grouped:
+                groups[key] = _Group(
+                    status=row["status"],
+                    changes=row["changes"],
+                    first_event_at=row["first_event_at"],
+                    new_row=row,
                 )
-                return
-        session.add(
-            self._row(tenant_id, entry, key, now, changes=[entry.change], first_event_at=entry.at)
-        )
+        if appended:
+            session.execute(
+                _APPEND, [{"row_id": i, "v_changes": changes} for i, changes in appended.items()]
+            )
+        if new_rows:
+            session.execute(insert(_NOTIFICATIONS), new_rows)
 
     @staticmethod
     def _row(
@@ -359,21 +529,21 @@ class NotificationStore:
         changes: list[dict[str, Any]],
         first_event_at: datetime,
         replaces_id: int | None = None,
-    ) -> NotificationRow:
-        return NotificationRow(
-            tenant_id=tenant_id,
-            recipient_id=entry.recipient_id,
-            lead_id=entry.lead_id,
-            actor_id=entry.actor_id,
-            group_key=key,
-            changes=changes,
-            status=NotificationStatus.PENDING.value,
-            attempts=0,
-            available_at=now,
-            first_event_at=first_event_at,
-            created_at=now,
-            replaces_id=replaces_id,
-        )
+    ) -> dict[str, Any]:
+        return {
+            "tenant_id": tenant_id,
+            "recipient_id": entry.recipient_id,
+            "lead_id": entry.lead_id,
+            "actor_id": entry.actor_id,
+            "group_key": key,
+            "changes": changes,
+            "status": NotificationStatus.PENDING.value,
+            "attempts": 0,
+            "available_at": now,
+            "first_event_at": first_event_at,
+            "created_at": now,
+            "replaces_id": replaces_id,
+        }
 
     def queue_due_reminders(self, *, limit: int = 100) -> int:
         """Due reminders become notifications for their assignee, once: ``notified_at`` is set
@@ -409,8 +579,15 @@ class NotificationStore:
                 )
                 key = f"reminder:{reminder.id}"
                 session.add(
-                    self._row(
-                        reminder.tenant_id, entry, key, now, changes=[change], first_event_at=now
+                    NotificationRow(
+                        **self._row(
+                            reminder.tenant_id,
+                            entry,
+                            key,
+                            now,
+                            changes=[change],
+                            first_event_at=now,
+                        )
                     )
                 )
                 reminder.notified_at = now
@@ -492,55 +669,87 @@ class NotificationStore:
                 )
             return jobs
 
-    def _settle(
-        self,
-        job: NotificationJob,
-        worker_id: str,
-        *,
-        outcome: str,
-        status_code: int | None,
-        detail: str | None,
-        **values: Any,
-    ) -> bool:
-        now = self._clock()
+    def extend_lease(self, worker_id: str, ids: Sequence[int], lease: timedelta) -> int:
+        """Keep the rows this worker is still delivering: a batch may outlast one lease (rate
+        limits, a slow connector); a dead worker stops extending and its rows come free."""
+        if not ids:
+            return 0
         statement = (
-            update(NotificationRow)
-            .where(
-                NotificationRow.id == job.id,
-                NotificationRow.status == NotificationStatus.PROCESSING.value,
-                NotificationRow.locked_by == worker_id,
-            )
-            .values(locked_by=None, locked_until=None, **values)
-            .execution_options(synchronize_session=False)
+            update(_NOTIFICATIONS)
+            .where(_NOTIFICATIONS.c.id.in_(ids), _held_by(worker_id))
+            .values(locked_until=self._clock() + lease)
         )
         with translated("notification"), self._sessions() as session, session.begin():
-            settled = cast(CursorResult[Any], session.execute(statement)).rowcount == 1
-            session.add(
-                NotificationAttemptRow(
-                    notification_id=job.id,
-                    tenant_id=job.tenant_id,
-                    at=now,
-                    outcome=outcome if settled else f"{outcome}:lost_lease",
-                    status_code=status_code,
-                    detail=(detail or "")[:2000] or None,
+            return cast(CursorResult[Any], session.execute(statement)).rowcount
+
+    def settle(self, worker_id: str, settlements: Sequence[Settlement]) -> list[bool]:
+        """Write how these attempts ended, with one attempt row each, in one transaction; per
+        settlement, whether this worker still held the row (a row whose lease ran out and
+        another worker took is left to that worker; the attempt says ``lost_lease``)."""
+        if not settlements:
+            return []
+        now = self._clock()
+        rows = [(s, {f"v_{name}": value for name, value in s.values.items()}) for s in settlements]
+        for settlement, params in rows:
+            params.update(settled_id=settlement.job.id, worker_id=worker_id)
+            if settlement.outcome == "sent":
+                params["v_sent_at"] = now  # the store's clock, as for every other time here
+
+        def shape(params: dict[str, Any]) -> tuple[str, ...]:
+            return tuple(sorted(k.removeprefix("v_") for k in params if k.startswith("v_")))
+
+        with translated("notification"), self._sessions() as session, session.begin():
+            if self._dialect == "postgresql":
+                # Lock what this worker still holds, then settle those in one round trip per
+                # kind of outcome (psycopg pipelines an executemany).
+                ids = [s.job.id for s in settlements]
+                locked = (
+                    select(_NOTIFICATIONS.c.id)
+                    .where(_NOTIFICATIONS.c.id.in_(ids), _held_by(worker_id))
+                    .with_for_update()
                 )
+                held = set(session.scalars(locked))
+                by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+                for settlement, params in rows:
+                    if settlement.job.id in held:
+                        by_shape[shape(params)].append(params)
+                for names, batch in by_shape.items():
+                    session.execute(_settle_statement(names), batch)
+                settled = [s.job.id in held for s in settlements]
+            else:
+                # SQLite runs statements in-process: one each gives an exact rowcount.
+                settled = [
+                    cast(
+                        CursorResult[Any],
+                        session.execute(_settle_statement(shape(params)), params),
+                    ).rowcount
+                    == 1
+                    for _settlement, params in rows
+                ]
+            session.execute(
+                insert(_ATTEMPTS),
+                [
+                    {
+                        "notification_id": s.job.id,
+                        "tenant_id": s.job.tenant_id,
+                        "at": now,
+                        "outcome": s.outcome if held_it else LOST_LEASE,
+                        "status_code": s.status_code,
+                        "detail": (
+                            (s.detail or "") if held_it else f"{s.outcome}: {s.detail or ''}"
+                        )[:2000]
+                        or None,
+                    }
+                    for s, held_it in zip(settlements, settled, strict=True)
+                ],
             )
         return settled
 
     def mark_sent(
         self, job: NotificationJob, worker_id: str, *, conversation_id: str, activity_id: str | None
     ) -> bool:
-        return self._settle(
-            job,
-            worker_id,
-            outcome="sent",
-            status_code=None,
-            detail=None,
-            status=NotificationStatus.SENT.value,
-            sent_at=self._clock(),
-            conversation_id=conversation_id,
-            activity_id=activity_id,
-        )
+        settlement = Settlement.sent(job, conversation_id=conversation_id, activity_id=activity_id)
+        return self.settle(worker_id, [settlement])[0]
 
     def retry_at(
         self,
@@ -551,41 +760,42 @@ class NotificationStore:
         status_code: int | None,
         detail: str,
     ) -> bool:
-        return self._settle(
-            job,
-            worker_id,
-            outcome="retry",
-            status_code=status_code,
-            detail=detail,
-            status=NotificationStatus.PENDING.value,
-            available_at=at,
-            last_error=detail[:2000],
-        )
+        settlement = Settlement.retry(job, at, status_code=status_code, detail=detail)
+        return self.settle(worker_id, [settlement])[0]
 
     def mark_waiting(self, job: NotificationJob, worker_id: str, detail: str) -> bool:
         """Nobody can reach the person yet; ``wake`` releases it when they show up."""
-        return self._settle(
-            job,
-            worker_id,
-            outcome="waiting",
-            status_code=None,
-            detail=detail,
-            status=NotificationStatus.WAITING.value,
-            last_error=detail[:2000],
-        )
+        return self.settle(worker_id, [Settlement.waiting(job, detail)])[0]
 
     def mark_undeliverable(
         self, job: NotificationJob, worker_id: str, *, status_code: int | None, detail: str
     ) -> bool:
-        return self._settle(
-            job,
-            worker_id,
-            outcome="undeliverable",
-            status_code=status_code,
-            detail=detail,
-            status=NotificationStatus.UNDELIVERABLE.value,
-            last_error=detail[:2000],
+        settlement = Settlement.undeliverable(job, status_code=status_code, detail=detail)
+        return self.settle(worker_id, [settlement])[0]
+
+    def personal_chats(self, tenant_id: str, user_ids: Iterable[str]) -> dict[str, ConversationRef]:
+        """Each person's active 1:1 chat with the bot (the most recently heard from), for a
+        whole batch of recipients in one query (``ConversationReferences.personal_for_user``
+        answers for one)."""
+        wanted = list(dict.fromkeys(user_ids))
+        if not wanted:
+            return {}
+        statement = (
+            select(_REFERENCES)
+            .where(
+                _REFERENCES.c.tenant_id == tenant_id,
+                _REFERENCES.c.aad_object_id.in_(wanted),
+                _REFERENCES.c.conversation_type == ConversationType.PERSONAL.value,
+                _REFERENCES.c.active.is_(True),
+            )
+            .order_by(_REFERENCES.c.updated_at)
         )
+        with translated(), self._sessions() as session:
+            # Ascending: the latest reference of each person is the one kept.
+            return {
+                row.aad_object_id: reference_from_row(row)
+                for row in session.execute(statement).all()
+            }
 
     def wake(self, tenant_id: str, user_id: str) -> int:
         """The person can be reached now: their waiting notifications go out."""

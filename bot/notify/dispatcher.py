@@ -9,36 +9,47 @@ run at once without sending twice:
    burst of changes. 429/412/5xx and timeouts retry with exponential backoff and jitter
    (honouring Retry-After); 403 MessageWritesBlocked / 404 mark the chat inactive and the
    notification undeliverable; people nobody can reach yet wait until they talk to the bot.
+Delivery works in batches: one trip to the database reads a batch's leads, languages and chats
+and draws one card per kind of viewer; the next batch is prepared while this one is sent; how
+each send ended is written in group commits; leases are extended while a batch is sent.
 At-least-once: a crash mid-delivery leaves the lease to expire, and the row is sent again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import socket
+import time
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 from bot.notify.limits import Limits, RateLimiter
+from bot.notify.rendering import BatchRenderer
 from bot.notify.sender import DeliveryError, Sender, Target
 from cards.i18n import Translator
-from cards.notification import channel_post_card, notification_card
+from cards.notification import channel_post_card
 from domain.errors import DomainError
 from domain.ids import ContactId, LeadId, TenantId, UserId
 from domain.installer import AppInstaller, InstallOutcome
 from domain.notifications import channel_event, kind_of, mentions_of, recipients
-from domain.queries import ContactFilter
 from domain.services import CRM, LeadView
 from storage.conversations import ConversationRef, ConversationType
 from storage.database import Database
-from storage.notifications import NewNotification, NotificationJob
+from storage.notifications import (
+    NewNotification,
+    NotificationJob,
+    NotificationStore,
+    Settlement,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +64,10 @@ CHANNEL_PREFIX = "channel:"
 GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 INSTALL_REFUSED_FOR = timedelta(hours=1)
 INSTALL_REFUSALS_KEPT = 10_000
+# Settlements of a busy worker go to the database in groups: a write waits this long for
+# this many more (see _Settler).
+SETTLE_GATHER_SECONDS = 0.02
+SETTLE_GATHER_COUNT = 100
 PEOPLE_EVENTS = frozenset(
     {"lead.participant_added", "lead.participant_removed", "lead.primary_contact_changed"}
 )
@@ -62,12 +77,14 @@ PEOPLE_EVENTS = frozenset(
 class DispatcherOptions:
     window: timedelta = timedelta(seconds=30)
     poll_interval: float = 0.5
-    batch_size: int = 50
+    batch_size: int = 250
     lease: timedelta = timedelta(seconds=60)
     concurrency: int = 16
     limits: Limits = field(default_factory=Limits)
     app_id: str = ""
     backoff_base: float = BACKOFF_BASE
+    # A batch older than this is read and drawn again for the cards it has still to send.
+    fresh_for: timedelta = timedelta(seconds=2)
 
 
 def backoff(
@@ -110,11 +127,13 @@ class Dispatcher:
         self._now = now or (lambda: datetime.now(UTC))
         self.worker_id = f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}"
         self._wakeup: asyncio.Event | None = None
-        self._views: dict[tuple[str, str, str], LeadView] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._rng = random.Random()  # noqa: S311 - jitter, not security
         self._installer = installer
         self._install_refused: dict[tuple[str, str], datetime] = {}
+        self._settler = _Settler(self, self._store, self.worker_id)
+        # The next batch, claimed and prepared while the current one is sent.
+        self._ahead: asyncio.Future[tuple[list[NotificationJob], _Batch | None]] | None = None
 
     async def _run(self, work: Callable[[], T]) -> T:
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
@@ -130,24 +149,29 @@ class Dispatcher:
         self._loop = asyncio.get_running_loop()
         self._wakeup = asyncio.Event()
         logger.info("notification dispatcher started", extra={"worker": self.worker_id})
-        while not stop.is_set():
-            try:
-                busy = await self.step()
-            except Exception:
-                logger.exception("dispatcher step failed; retrying")
-                busy = False
-            if busy:
-                continue
-            self._wakeup.clear()
-            waiters = {
-                asyncio.ensure_future(stop.wait()),
-                asyncio.ensure_future(self._wakeup.wait()),
-            }
-            _done, pending = await asyncio.wait(
-                waiters, timeout=self._options.poll_interval, return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in pending:
-                task.cancel()
+        try:
+            while not stop.is_set():
+                try:
+                    busy = await self.step()
+                except Exception:
+                    logger.exception("dispatcher step failed; retrying")
+                    busy = False
+                if busy:
+                    continue
+                self._wakeup.clear()
+                waiters = {
+                    asyncio.ensure_future(stop.wait()),
+                    asyncio.ensure_future(self._wakeup.wait()),
+                }
+                _done, pending = await asyncio.wait(
+                    waiters,
+                    timeout=self._options.poll_interval,
+                    return_when=asyncio.FIRST_COMPLETED,
+                )
+                for task in pending:
+                    task.cancel()
+        finally:
+            await self._release_ahead()
 
     async def step(self) -> bool:
         """One round of fan-out and one of delivery; True if there was work."""
@@ -257,37 +281,122 @@ class Dispatcher:
     # --- delivery ---------------------------------------------------------------------------
 
     async def deliver(self) -> int:
-        jobs = await self._run(
-            lambda: self._store.claim(
-                self.worker_id, limit=self._options.batch_size, lease=self._options.lease
-            )
-        )
+        """One batch: claimed and prepared (or taken from the one prepared while the previous
+        batch was sent), then sent, each person's cards in order, and settled."""
+        ahead, self._ahead = self._ahead, None
+        jobs, batch = await (ahead if ahead is not None else self._run(self._claim_and_prepare))
         if not jobs:
             return 0
+        if batch is None:  # the database went away while preparing: try again later
+            for job in jobs:
+                self._retry(job, None, "could not prepare the batch", None)
+            await self._settler.wait()
+            return len(jobs)
+        if len(jobs) >= self._options.batch_size:
+            # More are probably waiting: claim and prepare them while this batch is sent. They
+            # are sent only after it, so one person's cards still go out in order.
+            self._ahead = asyncio.ensure_future(self._run(self._claim_and_prepare))
         by_recipient: dict[tuple[str, str], list[NotificationJob]] = defaultdict(list)
         for job in jobs:
             by_recipient[(job.tenant_id, job.recipient_id)].append(job)
-        self._views = await self._run(lambda: self._views_for(jobs))
         gate = asyncio.Semaphore(self._options.concurrency)
 
         async def one_person(queue: list[NotificationJob]) -> None:
             async with gate:
                 for job in queue:  # in order: one person's cards never overtake each other
-                    await self._deliver(job)
+                    await self._deliver(job, batch)
 
+        keeper = asyncio.ensure_future(self._keep_leased([job.id for job in jobs]))
         try:
             await asyncio.gather(*(one_person(queue) for queue in by_recipient.values()))
         finally:
-            self._views = {}
+            keeper.cancel()
+            await self._settler.wait()
         return len(jobs)
+
+    def _claim_and_prepare(self) -> tuple[list[NotificationJob], _Batch | None]:
+        """Claim a batch and read and render what it needs, in one trip to a worker thread;
+        no batch (``None``) if preparing failed."""
+        jobs = self._store.claim(
+            self.worker_id, limit=self._options.batch_size, lease=self._options.lease
+        )
+        if not jobs:
+            return jobs, None
+        try:
+            return jobs, self._prepare(jobs)
+        except Exception:
+            logger.exception("could not prepare a notification batch")
+            return jobs, None
+
+    async def _keep_leased(self, ids: list[int]) -> None:
+        """Extend the leases of the batch being sent (and of the one claimed ahead) every third
+        of a lease, so a batch that outlasts one (throttled, slow connector) is not taken over
+        and sent twice by another worker."""
+        lease = self._options.lease
+        while True:
+            await asyncio.sleep(lease.total_seconds() / 3)
+            held = list(ids)
+            ahead = self._ahead
+            if (
+                ahead is not None
+                and ahead.done()
+                and not ahead.cancelled()
+                and not ahead.exception()
+            ):
+                held += [job.id for job in ahead.result()[0]]
+            try:
+                await self._run(partial(self._store.extend_lease, self.worker_id, held, lease))
+            except Exception:  # the next beat tries again; at worst the lease runs out
+                logger.exception("could not extend the lease of a notification batch")
+
+    async def _release_ahead(self) -> None:
+        """Stopping: the batch claimed ahead goes back to the queue now, not when its lease
+        runs out."""
+        ahead, self._ahead = self._ahead, None
+        if ahead is None:
+            return
+        try:
+            jobs, _batch = await ahead
+        except Exception:  # its lease runs out instead
+            logger.exception("could not claim ahead")
+            return
+        for job in jobs:
+            self._settle(
+                Settlement.retry(job, self._now(), status_code=None, detail="worker stopped")
+            )
+        await self._settler.wait()
+
+    def _prepare(self, jobs: list[NotificationJob]) -> _Batch:
+        """Everything the batch's sends need, read and rendered in one trip to the worker
+        threads: each lead once, everyone's language and 1:1 chat in one query per tenant,
+        one card per kind of viewer (``bot.notify.rendering``)."""
+        people = [
+            job
+            for job in jobs
+            if not job.recipient_id.startswith(CHANNEL_PREFIX) and not job.replaces_pending
+        ]
+        views = self._views_for(people)
+        renderer = BatchRenderer(self._database, self._crm, self._store.locales)
+        batch = _Batch(jobs=jobs, prepared_at=time.monotonic())
+        recipients: dict[str, list[str]] = defaultdict(list)
+        for job in people:
+            recipients[job.tenant_id].append(job.recipient_id)
+        for tenant_id, user_ids in recipients.items():
+            renderer.load_locales(tenant_id, user_ids)
+            for user_id, reference in self._store.personal_chats(tenant_id, user_ids).items():
+                batch.chats[(tenant_id, user_id)] = reference
+        for job in people:
+            view = views.get((job.tenant_id, job.lead_id, job.recipient_id))
+            batch.cards[job.id] = renderer.card(job, view) if view is not None else None
+        return batch
 
     def _views_for(self, jobs: list[NotificationJob]) -> dict[tuple[str, str, str], LeadView]:
         """Each lead of the batch loaded once for all its recipients (a change followed by a
-        thousand people must not load the lead a thousand times)."""
+        thousand people must not load the lead a thousand times). People who may not see the
+        lead, and leads that are gone, are left out."""
         wanted: dict[tuple[str, str], list[UserId]] = defaultdict(list)
         for job in jobs:
-            if not job.recipient_id.startswith(CHANNEL_PREFIX):
-                wanted[(job.tenant_id, job.lead_id)].append(job.recipient_id)
+            wanted[(job.tenant_id, job.lead_id)].append(job.recipient_id)
         views: dict[tuple[str, str, str], LeadView] = {}
         for (tenant_id, lead_id), people in wanted.items():
             try:
@@ -298,51 +407,82 @@ class Dispatcher:
                 views[(tenant_id, lead_id, user_id)] = view
         return views
 
-    async def _deliver(self, job: NotificationJob) -> None:
+    async def _deliver(self, job: NotificationJob, batch: _Batch) -> None:
         try:
-            await self._deliver_or_raise(job)
+            await self._deliver_or_raise(job, batch)
         except Exception as error:  # never lose a row to an unexpected failure: retry it
             logger.exception("notification delivery failed", extra={"notification": job.id})
-            await self._retry(job, None, type(error).__name__, None)
+            self._retry(job, None, type(error).__name__, None)
 
-    async def _deliver_or_raise(self, job: NotificationJob) -> None:
+    async def _deliver_or_raise(self, job: NotificationJob, batch: _Batch) -> None:
         if job.replaces_pending:
             # The card this one updates is still being sent: try again in a moment.
-            await self._retry(job, None, "waiting for the card it updates", 1.0)
+            self._retry(job, None, "waiting for the card it updates", 1.0)
             return
         if job.recipient_id.startswith(CHANNEL_PREFIX):
             await self._post_to_channel(job)
             return
-        rendered = await self._run(lambda: self._render(job))
-        if rendered is None:
-            await self._run(
-                lambda: self._store.mark_undeliverable(
-                    job, self.worker_id, status_code=None, detail="lead gone or not visible"
-                )
+        if time.monotonic() - batch.prepared_at > self._options.fresh_for.total_seconds():
+            await self._refresh(batch)
+        batch.started.add(job.id)
+        card = batch.cards.get(job.id)
+        if card is None:
+            self._settle(
+                Settlement.undeliverable(job, status_code=None, detail="lead gone or not visible")
             )
             return
-        card = rendered
+        key = (job.tenant_id, job.recipient_id)
         try:
-            target = await self._target(job)
+            reference = batch.chats.get(key) or await self._open_personal(job)
         except _TryLater as later:
-            await self._retry(job, None, str(later), later.retry_after)
+            self._retry(job, None, str(later), later.retry_after)
             return
-        if target is None:
-            await self._run(
-                lambda: self._store.mark_waiting(job, self.worker_id, "nobody can reach this user")
-            )
+        if reference is None:
+            self._settle(Settlement.waiting(job, "nobody can reach this user"))
             return
+        batch.chats[key] = reference  # the person's next card in this batch goes there too
+        target = Target(
+            tenant_id=job.tenant_id,
+            service_url=reference.service_url,
+            conversation_id=reference.conversation_id,
+            channel_id=reference.channel_id,
+            bot_id=reference.bot_id,
+            user_id=reference.user_id,
+        )
         try:
             async with self._limiter.sending(job.tenant_id, target.conversation_id):
                 activity_id = await self._send_or_update(job, target, card)
         except DeliveryError as error:
+            if error.unreachable:
+                batch.chats.pop(key, None)
             await self._failed(job, target, error)
             return
-        await self._run(
-            lambda: self._store.mark_sent(
-                job, self.worker_id, conversation_id=target.conversation_id, activity_id=activity_id
-            )
+        self._settle(
+            Settlement.sent(job, conversation_id=target.conversation_id, activity_id=activity_id)
         )
+
+    def _settle(self, settlement: Settlement) -> None:
+        self._settler.add(settlement)
+
+    async def _refresh(self, batch: _Batch) -> None:
+        """A batch sent slowly (rate limits, a slow connector) is read and drawn again for the
+        cards still to go, so none shows the lead as it was more than ``fresh_for`` before
+        its send began; everyone waiting shares one refresh."""
+        if batch.refreshing is None:
+            still = [job for job in batch.jobs if job.id not in batch.started]
+            batch.refreshing = asyncio.ensure_future(self._refreshed(batch, still))
+        refreshing = batch.refreshing
+        try:
+            await asyncio.shield(refreshing)
+        finally:
+            if batch.refreshing is refreshing and refreshing.done():
+                batch.refreshing = None
+
+    async def _refreshed(self, batch: _Batch, still: list[NotificationJob]) -> None:
+        fresh = await self._run(partial(self._prepare, still))
+        batch.cards.update(fresh.cards)
+        batch.chats.update(fresh.chats)
+        batch.prepared_at = fresh.prepared_at
 
     async def _send_or_update(
         self, job: NotificationJob, target: Target, card: dict[str, Any]
@@ -364,12 +504,9 @@ class Dispatcher:
         found = await self._run(lambda: self._store.channel(job.tenant_id, conversation_id))
         rendered = await self._run(lambda: self._channel_card(job, found)) if found else None
         if found is None or rendered is None:
-            await self._run(
-                lambda: self._store.mark_undeliverable(
-                    job,
-                    self.worker_id,
-                    status_code=None,
-                    detail="channel unsubscribed or lead gone",
+            self._settle(
+                Settlement.undeliverable(
+                    job, status_code=None, detail="channel unsubscribed or lead gone"
                 )
             )
             return
@@ -387,11 +524,7 @@ class Dispatcher:
         except DeliveryError as error:
             await self._failed(job, target, error)
             return
-        await self._run(
-            lambda: self._store.mark_sent(
-                job, self.worker_id, conversation_id=conversation_id, activity_id=activity_id
-            )
-        )
+        self._settle(Settlement.sent(job, conversation_id=conversation_id, activity_id=activity_id))
 
     def _channel_card(
         self, job: NotificationJob, found: tuple[str, str, str]
@@ -405,84 +538,41 @@ class Dispatcher:
         event = str(job.changes[-1].get("post", "created")) if job.changes else "created"
         return channel_post_card(view, Translator.for_teams(locale), event=event)
 
-    def _render(self, job: NotificationJob) -> dict[str, Any] | None:
-        """The card as the recipient sees the lead now; ``None`` if they can't see it."""
-        view = self._views.get((job.tenant_id, job.lead_id, job.recipient_id))
-        if view is None:
-            try:
-                view = self._crm.lead_view(job.tenant_id, job.recipient_id, job.lead_id)
-            except DomainError:
-                return None
-        locale = self._store.locales(job.tenant_id, [job.recipient_id]).get(job.recipient_id)
-        t = Translator.for_teams(locale)
-        actor = None
-        if job.actor_id:
-            try:
-                actor = self._crm.get_user(job.tenant_id, job.actor_id)
-            except DomainError:
-                actor = None
-        contacts: Any = ()
-        colleagues: Any = ()
-        if view.can_change:
-            queries = self._database.queries(job.tenant_id)
-            viewer = queries.viewer(job.recipient_id)
-            if view.lead.account_id:
-                contacts = queries.contacts(
-                    viewer, ContactFilter(account_id=view.lead.account_id), limit=50
-                ).items
-            colleagues = queries.users(limit=50).items
-        return notification_card(
-            view,
-            t,
-            changes=job.changes,
-            actor=actor,
-            at=job.first_event_at,
-            account_contacts=contacts,
-            colleagues=colleagues,
-        )
-
-    async def _target(self, job: NotificationJob) -> Target | None:
+    async def _open_personal(self, job: NotificationJob) -> ConversationRef | None:
+        """A 1:1 chat for someone the batch found none for: opened now from a conversation the
+        bot heard them in, else (with Graph) after installing the app for them; ``None``:
+        nobody can reach them yet."""
         conversations = self._database.conversations(job.tenant_id)
-        reference = await self._run(lambda: conversations.personal_for_user(job.recipient_id))
-        if reference is None:
-            seen = await self._run(lambda: conversations.seen_anywhere(job.recipient_id))
-            if seen is None or not seen.user_id:
-                return await self._install_and_open(job) if self._installer else None
-            try:
-                conversation_id = await self._sender.open_personal(
-                    tenant_id=job.tenant_id,
+        seen = await self._run(lambda: conversations.seen_anywhere(job.recipient_id))
+        if seen is None or not seen.user_id:
+            return await self._install_and_open(job) if self._installer else None
+        try:
+            conversation_id = await self._sender.open_personal(
+                tenant_id=job.tenant_id,
+                service_url=seen.service_url,
+                user_id=seen.user_id,
+                bot_id=seen.bot_id,
+            )
+        except DeliveryError as error:
+            logger.warning("could not open a 1:1 chat: %s", error)
+            return None
+        return await self._run(
+            lambda: conversations.upsert(
+                ConversationRef(
+                    conversation_id=conversation_id,
+                    conversation_type=ConversationType.PERSONAL,
                     service_url=seen.service_url,
-                    user_id=seen.user_id,
+                    channel_id=seen.channel_id,
                     bot_id=seen.bot_id,
-                )
-            except DeliveryError as error:
-                logger.warning("could not open a 1:1 chat: %s", error)
-                return None
-            reference = await self._run(
-                lambda: conversations.upsert(
-                    ConversationRef(
-                        conversation_id=conversation_id,
-                        conversation_type=ConversationType.PERSONAL,
-                        service_url=seen.service_url,
-                        channel_id=seen.channel_id,
-                        bot_id=seen.bot_id,
-                        user_id=seen.user_id,
-                        aad_object_id=job.recipient_id,
-                    )
+                    user_id=seen.user_id,
+                    aad_object_id=job.recipient_id,
                 )
             )
-        return Target(
-            tenant_id=job.tenant_id,
-            service_url=reference.service_url,
-            conversation_id=reference.conversation_id,
-            channel_id=reference.channel_id,
-            bot_id=reference.bot_id,
-            user_id=reference.user_id,
         )
 
     # --- people who never opened the bot: install it for them (Graph) -------------------------
 
-    async def _install_and_open(self, job: NotificationJob) -> Target | None:
+    async def _install_and_open(self, job: NotificationJob) -> ConversationRef | None:
         """Install the bot for the person, open the 1:1 chat and remember it. ``None``: wait
         until they talk to the bot (refused, or refused within the hour: no Graph call then);
         ``_TryLater``: a passing fault, the row is retried."""
@@ -534,13 +624,7 @@ class Dispatcher:
         )
         # Cards that waited for this person (sent before the permission was granted) go too.
         await self._run(lambda: self._store.wake(job.tenant_id, job.recipient_id))
-        return Target(
-            tenant_id=job.tenant_id,
-            service_url=reference.service_url,
-            conversation_id=reference.conversation_id,
-            channel_id=reference.channel_id,
-            bot_id=reference.bot_id,
-        )
+        return reference
 
     def _refused(self, key: tuple[str, str]) -> None:
         now = self._now()
@@ -554,26 +638,80 @@ class Dispatcher:
         if error.unreachable:
             conversations = self._database.conversations(job.tenant_id)
             await self._run(lambda: conversations.mark_inactive(target.conversation_id))
-            await self._run(
-                lambda: self._store.mark_undeliverable(
-                    job, self.worker_id, status_code=error.status, detail=str(error)
-                )
-            )
+            self._settle(Settlement.undeliverable(job, status_code=error.status, detail=str(error)))
             return
         if error.retryable and job.attempts < MAX_ATTEMPTS:
-            await self._retry(job, error.status, str(error), error.retry_after)
+            self._retry(job, error.status, str(error), error.retry_after)
             return
-        await self._run(
-            lambda: self._store.mark_undeliverable(
-                job, self.worker_id, status_code=error.status, detail=str(error)
-            )
-        )
+        self._settle(Settlement.undeliverable(job, status_code=error.status, detail=str(error)))
 
-    async def _retry(
+    def _retry(
         self, job: NotificationJob, status: int | None, detail: str, retry_after: float | None
     ) -> None:
         delay = backoff(job.attempts, retry_after, self._rng, self._options.backoff_base)
         at = self._now() + timedelta(seconds=delay)
-        await self._run(
-            lambda: self._store.retry_at(job, self.worker_id, at, status_code=status, detail=detail)
-        )
+        self._settle(Settlement.retry(job, at, status_code=status, detail=detail))
+
+
+@dataclass(slots=True)
+class _Batch:
+    """What ``Dispatcher._prepare`` read and rendered for one claimed batch, and when."""
+
+    jobs: list[NotificationJob]
+    prepared_at: float
+    cards: dict[int, dict[str, Any] | None] = field(default_factory=dict)  # None: not visible
+    chats: dict[tuple[str, str], ConversationRef] = field(default_factory=dict)
+    started: set[int] = field(default_factory=set)  # jobs whose delivery has begun
+    refreshing: asyncio.Future[None] | None = None
+
+
+class _Settler:
+    """Group commit for how deliveries ended. The first settlement after a quiet spell is
+    written at once (an idle worker settles each card straight away); while cards keep coming,
+    each write waits up to ``SETTLE_GATHER_SECONDS`` for ``SETTLE_GATHER_COUNT`` of them, so a
+    burst costs a few transactions rather than one per card. Between a send and its
+    settlement the row stays leased: a crash there resends it (at-least-once), as a crash
+    between a send and a per-card write always did; the gathering adds at most that wait."""
+
+    def __init__(self, dispatcher: Dispatcher, store: NotificationStore, worker: str) -> None:
+        self._dispatcher = dispatcher
+        self._store = store
+        self._worker = worker
+        self._pending: list[Settlement] = []
+        self._writing: asyncio.Task[None] | None = None
+        self._enough = asyncio.Event()  # enough gathered, or someone waits: write now
+        self._waiting = 0
+        self.transactions = 0
+
+    def add(self, settlement: Settlement) -> None:
+        self._pending.append(settlement)
+        if len(self._pending) >= SETTLE_GATHER_COUNT:
+            self._enough.set()
+        if self._writing is None or self._writing.done():
+            self._writing = asyncio.ensure_future(self._write())
+
+    async def _write(self) -> None:
+        while self._pending:
+            settlements, self._pending = self._pending, []
+            self._enough.clear()
+            try:
+                await self._dispatcher._run(partial(self._store.settle, self._worker, settlements))
+                self.transactions += 1
+            except Exception:  # the rows stay leased and are delivered again when it expires
+                logger.exception(
+                    "could not settle notifications", extra={"count": len(settlements)}
+                )
+            if self._pending and not self._waiting:
+                # Cards are still coming: let more of them join the next transaction.
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._enough.wait(), SETTLE_GATHER_SECONDS)
+
+    async def wait(self) -> None:
+        """Until everything added so far is written (or failed to be), gathering no more."""
+        self._waiting += 1
+        try:
+            while self._writing is not None and not self._writing.done():
+                self._enough.set()
+                await asyncio.shield(self._writing)
+        finally:
+            self._waiting -= 1

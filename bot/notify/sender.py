@@ -1,5 +1,10 @@
-"""Proactive sends through the CloudAdapter, with failures sorted into what to do next.
+"""Proactive sends to the Bot Connector, with failures sorted into what to do next.
 
+Cards and updates go straight to the connector client the adapter caches per service URL
+(``bot.adapter``, sending over ``bot.outbound``): the SDK's ``continue_conversation`` built a
+turn context, a claims identity and a pipeline run around every one of a thousand sends. The
+dispatcher hands one card object to everyone it fits, so each card is encoded to JSON once and
+only the small envelope (conversation, recipient) is encoded per send.
 botbuilder stays here: the dispatcher sees plain references, card dicts and ``DeliveryError``.
 """
 
@@ -8,24 +13,32 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import MessageFactory, TurnContext
+from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import (
+    Activity,
+    ActivityTypes,
+    AttachmentLayoutTypes,
     ChannelAccount,
     ConversationAccount,
     ConversationParameters,
-    ConversationReference,
+    InputHints,
 )
+from multidict import CIMultiDict
 
-from bot.teams import card_attachment
+from bot.outbound import ConnectorError, ConnectorResponse, FastConversations
+from bot.teams import CARD_CONTENT_TYPE, card_attachment
 
 logger = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 15.0
 RETRYABLE = frozenset({412, 429, 500, 502, 503, 504})
+CARDS_ENCODED_KEPT = 32  # a batch draws a handful of distinct cards
+ERROR_BODY_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -91,56 +104,72 @@ class Sender:
     def __init__(self, adapter: CloudAdapter, app_id: str) -> None:
         self._adapter = adapter
         self._app_id = app_id
+        self._clients: dict[str, Any] = {}
+        self._encoded = _EncodedCards()
 
-    def _reference(self, target: Target) -> ConversationReference:
-        return ConversationReference(
+    async def _conversations(self, service_url: str) -> Any:
+        """The connector's conversations operations for ``service_url``: the client the adapter
+        would build for ``continue_conversation`` (same claims, same audience), from its cache."""
+        client = self._clients.get(service_url)
+        if client is None:
+            adapter = self._adapter
+            claims = adapter.create_claims_identity(self._app_id)
+            factory = adapter.bot_framework_authentication.create_connector_factory(claims)
+            client = await factory.create(service_url, None)
+            self._clients[service_url] = client
+        return client.conversations
+
+    @staticmethod
+    def _activity(target: Target, card: dict[str, Any], activity_id: str | None = None) -> Any:
+        """What ``continue_conversation`` + ``send_activity`` put on the wire, minus the made-up
+        ``replyToId`` of the continuation turn (a proactive send is a new message)."""
+        return Activity(
+            type=ActivityTypes.message,
+            id=activity_id,
             service_url=target.service_url,
             channel_id=target.channel_id,
+            from_property=ChannelAccount(id=target.bot_id),
             conversation=ConversationAccount(id=target.conversation_id, tenant_id=target.tenant_id),
-            bot=ChannelAccount(id=target.bot_id),
-            user=ChannelAccount(id=target.user_id) if target.user_id else None,
+            recipient=ChannelAccount(id=target.user_id) if target.user_id else None,
+            attachment_layout=AttachmentLayoutTypes.list,
+            input_hint=None if activity_id else InputHints.accepting_input,
+            attachments=[card_attachment(card)],
         )
 
-    async def _proactive(self, target: Target, work: Any) -> Any:
-        result: dict[str, Any] = {}
-
-        async def callback(context: TurnContext) -> None:
-            result["value"] = await work(context)
-
+    async def _post(
+        self, target: Target, card: dict[str, Any], activity_id: str | None = None
+    ) -> str | None:
+        """Send (or, with ``activity_id``, update) through ``FastConversations`` with the card's
+        JSON encoded once for all its recipients; any other client takes the SDK's path."""
         try:
-            await asyncio.wait_for(
-                self._adapter.continue_conversation(
-                    self._reference(target), callback, bot_app_id=self._app_id
-                ),
-                SEND_TIMEOUT,
-            )
+            async with asyncio.timeout(SEND_TIMEOUT):
+                conversations = await self._conversations(target.service_url)
+                body = self._encoded.body(target, card, activity_id)
+                if not isinstance(conversations, FastConversations) or body is None:
+                    activity = self._activity(target, card, activity_id)
+                    if activity_id:
+                        await conversations.update_activity(
+                            target.conversation_id, activity_id, activity
+                        )
+                        return activity_id
+                    response = await conversations.send_to_conversation(
+                        target.conversation_id, activity
+                    )
+                    found = getattr(response, "id", None)
+                    return found if isinstance(found, str) else None
+                return await _post_encoded(conversations, target, activity_id, body)
         except TimeoutError:
             raise DeliveryError("timeout") from None
-        except DeliveryError:
-            raise
-        except Exception as error:  # the SDK raises msrest/requests/aiohttp errors alike
+        except Exception as error:  # aiohttp, msrest and connector errors alike
             raise _error(error) from error
-        return result.get("value")
 
     async def send(self, target: Target, card: dict[str, Any]) -> str | None:
         """Post a new message; returns its activity id (needed to update it later)."""
-
-        async def work(context: TurnContext) -> str | None:
-            response = await context.send_activity(MessageFactory.attachment(card_attachment(card)))
-            return getattr(response, "id", None)
-
-        value = await self._proactive(target, work)
-        return value if isinstance(value, str) else None
+        return await self._post(target, card)
 
     async def update(self, target: Target, activity_id: str, card: dict[str, Any]) -> None:
         """Replace a card already sent (grouped changes arrive as one card)."""
-
-        async def work(context: TurnContext) -> None:
-            activity = MessageFactory.attachment(card_attachment(card))
-            activity.id = activity_id
-            await context.update_activity(activity)
-
-        await self._proactive(target, work)
+        await self._post(target, card, activity_id)
 
     async def open_personal(
         self, *, tenant_id: str, service_url: str, user_id: str, bot_id: str
@@ -173,3 +202,89 @@ class Sender:
         if not created.get("id"):
             raise DeliveryError("no conversation id")
         return created["id"]
+
+
+class _EncodedCards:
+    """Each card's JSON, kept while the dispatcher is still handing that card out. Cards are
+    never changed once drawn; the card object itself is held, so its id is not reused."""
+
+    def __init__(self) -> None:
+        self._cards: OrderedDict[int, tuple[dict[str, Any], bytes]] = OrderedDict()
+
+    def card(self, card: dict[str, Any]) -> bytes | None:
+        found = self._cards.get(id(card))
+        if found is not None and found[0] is card:
+            self._cards.move_to_end(id(card))
+            return found[1]
+        try:
+            encoded = json.dumps(card, ensure_ascii=False, separators=(",", ":")).encode()
+        except (TypeError, ValueError):  # not plain JSON: let the connector client encode it
+            return None
+        self._cards[id(card)] = (card, encoded)
+        if len(self._cards) > CARDS_ENCODED_KEPT:
+            self._cards.popitem(last=False)
+        return encoded
+
+    def body(self, target: Target, card: dict[str, Any], activity_id: str | None) -> bytes | None:
+        """The activity ``Sender._activity`` describes, as ``bot.outbound.dumps`` writes it."""
+        encoded = self.card(card)
+        if encoded is None:
+            return None
+        envelope: dict[str, Any] = {"type": "message"}
+        if activity_id:
+            envelope["id"] = activity_id
+        envelope["serviceUrl"] = target.service_url
+        envelope["channelId"] = target.channel_id
+        envelope["from"] = {"id": target.bot_id}
+        envelope["conversation"] = {"id": target.conversation_id, "tenantID": target.tenant_id}
+        if target.user_id:
+            envelope["recipient"] = {"id": target.user_id}
+        envelope["attachmentLayout"] = "list"
+        if not activity_id:
+            envelope["inputHint"] = "acceptingInput"
+        head = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+        attachment = json.dumps({"contentType": CARD_CONTENT_TYPE}, separators=(",", ":"))
+        return b"".join(
+            (
+                head[:-1],
+                b',"attachments":[',
+                attachment[:-1].encode(),
+                b',"content":',
+                encoded,
+                b"}]}",
+            )
+        )
+
+
+async def _post_encoded(
+    conversations: FastConversations, target: Target, activity_id: str | None, body: bytes
+) -> str | None:
+    """``FastConversations._call`` with a body already encoded. bot.outbound has no public way
+    to post bytes yet, so this borrows its URL, authorization and session (tests hold the two
+    paths to the same request)."""
+    method = "PUT" if activity_id else "POST"
+    headers = {
+        "Accept": "application/json",
+        "Content-Type": "application/json; charset=utf-8",
+        "x-ms-conversation-id": target.conversation_id,
+    }
+    authorization = await conversations._authorization()
+    if authorization is not None:
+        headers["Authorization"] = authorization
+    url = conversations._url(target.conversation_id, activity_id)
+    session = conversations._outbound.session()
+    async with session.request(method, url, data=body, headers=headers) as response:
+        raw = await response.read()
+        if response.status >= 300:
+            text = raw[:ERROR_BODY_MAX].decode("utf-8", errors="replace")
+            raise ConnectorError(
+                method, ConnectorResponse(response.status, text, CIMultiDict(response.headers))
+            )
+    if activity_id:
+        return activity_id
+    try:
+        answer = json.loads(raw) if raw else {}
+    except ValueError:
+        answer = {}
+    found = answer.get("id") if isinstance(answer, dict) else None
+    return found if isinstance(found, str) else None

@@ -4,17 +4,26 @@ Teams' limits, through 429s, 5xx and blocked chats, across crashes and several w
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from botbuilder.schema import Activity, ChannelAccount, ConversationAccount
 
 from bot.notify.dispatcher import Dispatcher, DispatcherOptions
 from bot.notify.limits import Limits
+from bot.notify.rendering import BatchRenderer
 from bot.notify.sender import Sender
+from bot.outbound import dumps
+from bot.teams import card_attachment
 from cards import verbs
+from cards.i18n import Translator
+from cards.notification import notification_card
+from domain.ids import TenantId
+from domain.queries import ContactFilter
 from domain.users import Role
 from storage.database import Database
 from tests.bot.conftest import (
@@ -510,3 +519,213 @@ async def test_while_the_connector_is_down_notifications_wait_then_go(notifying:
             break
         await asyncio.sleep(0.05)
     assert len(cards_to(notifying, BOB)) == 1
+
+
+DAVE = Person("aad-dave", "Dave Lecteur", "dave@contoso.example")
+ERIN = Person("aad-erin", "Erin Seller", "erin@contoso.example")
+
+
+async def lead_followed_by_everyone(service: Service) -> dict[str, Any]:
+    """Alice's lead followed by Bob and Erin (members), Dave (a member who reads French) and
+    Carol (an admin: she may work the lead)."""
+    card = await followed_lead(service)
+    for person in (CAROL, ERIN):
+        await service.say("help", user=person)
+    await service.say("help", user=DAVE, locale="fr-FR")
+    service.runtime.crm.change_role(
+        service.tenant_id,  # type: ignore[arg-type]
+        ALICE.aad_object_id,  # type: ignore[arg-type]
+        CAROL.aad_object_id,  # type: ignore[arg-type]
+        Role.ADMIN,
+    )
+    for person in (CAROL, DAVE, ERIN):
+        card = await service.press(
+            verbs.LEAD_ADD_FOLLOWER,
+            {
+                **action_data(card, verbs.LEAD_ADD_FOLLOWER),
+                verbs.IN_FOLLOWER_USER_ID: person.aad_object_id,
+            },
+        )
+    return card
+
+
+async def test_each_follower_sees_the_card_their_language_and_rights_call_for(
+    notifying: Service,
+) -> None:
+    card = await lead_followed_by_everyone(notifying)
+    await change_stage(notifying, card, "50")
+    await dispatcher(notifying).drain()
+    received = {p.name: cards_to(notifying, p) for p in (BOB, CAROL, DAVE, ERIN)}
+    assert {name: len(cards) for name, cards in received.items()} == dict.fromkeys(received, 1)
+    bob, carol, dave, erin = (check_card(cards[0]) for cards in received.values())
+    assert bob == erin  # the same kind of viewer: the same card
+    assert not has_action(bob, verbs.LEAD_CHANGE_STAGE)
+    assert has_action(bob, verbs.LEAD_UNFOLLOW)
+    assert has_action(carol, verbs.LEAD_CHANGE_STAGE)  # an admin may work the lead
+    assert "a modifié" in texts(dave)
+    assert "Ne plus suivre" in texts(dave)
+    assert "Alice Seller changed" in texts(bob)
+
+
+async def test_a_batch_draws_one_card_per_kind_of_viewer_equal_to_each_persons_own(
+    notifying: Service,
+) -> None:
+    """Sharing changes nothing anyone sees: each card is the one drawn for that person alone
+    (their view of the lead, language, pickers), as the dispatcher drew them before."""
+    card = await lead_followed_by_everyone(notifying)
+    await change_stage(notifying, card, "50")
+    runtime = notifying.runtime
+    worker = dispatcher(notifying)
+    await asyncio.get_running_loop().run_in_executor(None, worker.fan_out)
+    store = runtime.database.notifications()
+    jobs = store.claim(worker.worker_id, limit=50, lease=timedelta(seconds=30))
+    assert len(jobs) == 4
+    tenant = TenantId(notifying.tenant_id)
+    lead_id = jobs[0].lead_id
+    views = runtime.crm.lead_views_for(tenant, lead_id, [job.recipient_id for job in jobs])
+    renderer = BatchRenderer(runtime.database, runtime.crm, store.locales)
+    renderer.load_locales(tenant, [job.recipient_id for job in jobs])
+    drawn = {job.recipient_id: renderer.card(job, views[job.recipient_id]) for job in jobs}
+    assert renderer.rendered == 3  # Bob and Erin share theirs
+    assert drawn[BOB.aad_object_id] is drawn[ERIN.aad_object_id]
+
+    queries = runtime.database.queries(tenant)
+    for job in jobs:
+        view = runtime.crm.lead_view(tenant, job.recipient_id, lead_id)
+        locale = store.locales(tenant, [job.recipient_id]).get(job.recipient_id)
+        contacts: Any = ()
+        colleagues: Any = ()
+        if view.can_change:
+            viewer = queries.viewer(job.recipient_id)
+            if view.lead.account_id:
+                contacts = queries.contacts(
+                    viewer, ContactFilter(account_id=view.lead.account_id), limit=50
+                ).items
+            colleagues = queries.users(limit=50).items
+        own = notification_card(
+            view,
+            Translator.for_teams(locale),
+            changes=job.changes,
+            actor=runtime.crm.get_user(tenant, job.actor_id) if job.actor_id else None,
+            at=job.first_event_at,
+            account_contacts=contacts,
+            colleagues=colleagues,
+        )
+        assert drawn[job.recipient_id] == own, job.recipient_id
+
+
+async def test_cards_are_posted_to_the_chat_and_updated_in_place(notifying: Service) -> None:
+    """Proactive cards are new messages (POST .../activities, no reply to a made-up activity);
+    updates PUT the card already sent; the body is the activity the SDK's client would send."""
+    card = await followed_lead(notifying)
+    mark = len(notifying.connector.to(personal(BOB)))
+    worker = dispatcher(notifying)
+    card = await change_stage(notifying, card, "25")
+    await worker.drain()
+    await change_stage(notifying, card, "50")
+    await worker.drain()
+    posted, updated = notifying.connector.to(personal(BOB))[mark:]
+    conversation = personal(BOB)
+    assert (posted.method, posted.path) == ("POST", f"/v3/conversations/{conversation}/activities")
+    assert (updated.method, updated.path) == (
+        "PUT",
+        f"/v3/conversations/{conversation}/activities/{updated.body['id']}",
+    )
+    for sent, activity_id in ((posted, None), (updated, updated.body["id"])):
+        expected = Activity(
+            type="message",
+            id=activity_id,
+            service_url=notifying.connector.url,
+            channel_id="msteams",
+            from_property=ChannelAccount(id=sent.body["from"]["id"]),
+            conversation=ConversationAccount(id=conversation, tenant_id=notifying.tenant_id),
+            recipient=ChannelAccount(id=sent.body["recipient"]["id"]),
+            attachment_layout="list",
+            input_hint=None if activity_id else "acceptingInput",
+            attachments=[card_attachment(sent.cards[0])],
+        )
+        assert sent.body == json.loads(dumps(expected))
+        assert "replyToId" not in sent.body
+
+
+async def test_an_update_of_a_card_deleted_in_teams_posts_a_new_one(notifying: Service) -> None:
+    card = await followed_lead(notifying)
+    mark = len(notifying.connector.to(personal(BOB)))
+    worker = dispatcher(notifying)
+    card = await change_stage(notifying, card, "25")
+    await worker.drain()
+    notifying.connector.fail_next(
+        personal(BOB), Failure(404, {"error": {"code": "ActivityNotFoundInConversation"}})
+    )
+    await change_stage(notifying, card, "50")
+    await worker.drain()
+    methods = [s.method for s in notifying.connector.to(personal(BOB))[mark:]]
+    assert methods == ["POST", "POST"]
+    [first, second] = notifying.runtime.database.notifications().for_recipient(
+        notifying.tenant_id, BOB.aad_object_id
+    )
+    assert (first["status"], second["status"]) == ("sent", "sent")
+    assert second["activity_id"] != first["activity_id"]
+
+
+async def test_a_batch_that_outlasts_its_lease_is_not_sent_twice(notifying: Service) -> None:
+    """Sends slower than the lease: the worker keeps extending it, so a second worker polling
+    all along finds nothing to take over."""
+    card = await lead_followed_by_everyone(notifying)
+    await change_stage(notifying, card, "50")
+    notifying.connector.delay = 0.3
+    notifying.connector.serial = True  # four cards, one after the other: 1.2 s in all
+    short = replace(FAST, lease=timedelta(milliseconds=600))
+    first, second = dispatcher(notifying, short), dispatcher(notifying, short)
+    store = notifying.runtime.database.notifications()
+    sending = asyncio.create_task(first.drain())
+    while store.counts().get("processing", 0) < 4:  # the first worker holds all four
+        await asyncio.sleep(0.01)
+    while not sending.done():
+        await second.drain()
+        await asyncio.sleep(0.05)
+    await sending
+    for person in (BOB, CAROL, DAVE, ERIN):
+        assert len(cards_to(notifying, person)) == 1, person.name
+
+
+async def test_a_slow_batch_is_drawn_again_before_its_later_cards_go(notifying: Service) -> None:
+    """A card shows the lead as it is when its send begins (within ``fresh_for``), not as it
+    was when a slow batch was claimed."""
+    card = await lead_followed_by_everyone(notifying)
+    await change_stage(notifying, card, "50")
+    connector = notifying.connector
+    connector.delay = 0.3
+    connector.serial = True
+    options = replace(FAST, concurrency=1, fresh_for=timedelta(milliseconds=50))
+    sending = asyncio.create_task(dispatcher(notifying, options).drain())
+    for _ in range(200):  # until the first card is at the connector, waiting for its answer
+        if connector._one_at_a_time.locked():
+            break
+        await asyncio.sleep(0.01)
+    notifying.runtime.crm.update_lead(
+        notifying.tenant_id,  # type: ignore[arg-type]
+        ALICE.aad_object_id,  # type: ignore[arg-type]
+        action_data(card, verbs.LEAD_REFRESH)[verbs.LEAD_ID],
+        title="Fleet renewal, renamed",
+    )
+    await sending
+    renamed = [
+        "renamed" in texts(cards_to(notifying, person)[0]) for person in (BOB, CAROL, DAVE, ERIN)
+    ]
+    assert renamed.count(False) == 1  # only the card already on its way shows the old title
+
+
+async def test_a_stopped_worker_hands_back_the_batch_it_claimed_ahead(notifying: Service) -> None:
+    card = await lead_followed_by_everyone(notifying)
+    await change_stage(notifying, card, "50")
+    notifying.connector.delay = 0.3
+    worker = dispatcher(notifying, replace(FAST, batch_size=2))
+    stop = asyncio.Event()
+    running = asyncio.create_task(worker.run(stop))
+    await notifying.connector.wait_for(len(notifying.connector.sent) + 1, timeout=5)
+    stop.set()
+    await asyncio.wait_for(running, 5)
+    counts = notifying.runtime.database.notifications().counts()
+    assert counts.get("processing", 0) == 0
+    assert counts == {"sent": 2, "pending": 2}
