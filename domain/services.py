@@ -966,7 +966,7 @@ class CRM:
     def lead_view(
         self, tenant_id: TenantId, actor_id: UserId, lead_id: str, *, changed: Lead | None = None
     ) -> LeadView:
-        """The lead and everything its card shows, in one read transaction.
+        """The lead and everything its card shows, read through one unit of work.
 
         ``changed``: the lead a change use case just returned, for the card that answers it.
         The viewer, lead and account that change loaded (milliseconds ago, and the lead as it
