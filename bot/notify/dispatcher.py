@@ -40,6 +40,7 @@ from cards.notification import channel_post_card
 from domain.errors import DomainError
 from domain.ids import ContactId, LeadId, TenantId, UserId
 from domain.installer import AppInstaller, InstallOutcome
+from domain.leads import FOLLOWERS_MAX
 from domain.notifications import channel_event, kind_of, mentions_of, recipients
 from domain.services import CRM, LeadView
 from storage.conversations import ConversationRef, ConversationType
@@ -64,6 +65,8 @@ CHANNEL_PREFIX = "channel:"
 GLOBAL_SERVICE_URL = "https://smba.trafficmanager.net/teams/"
 INSTALL_REFUSED_FOR = timedelta(hours=1)
 INSTALL_REFUSALS_KEPT = 10_000
+# Events (and due reminders) fanned out per step: each may become a thousand cards.
+EVENTS_PER_STEP = 50
 # Settlements of a busy worker go to the database in groups: a write waits this long for
 # this many more (see _Settler).
 SETTLE_GATHER_SECONDS = 0.02
@@ -77,7 +80,7 @@ PEOPLE_EVENTS = frozenset(
 class DispatcherOptions:
     window: timedelta = timedelta(seconds=30)
     poll_interval: float = 0.5
-    batch_size: int = 250
+    batch_size: int = FOLLOWERS_MAX  # a change to one lead fits one batch: one load, few cards
     lease: timedelta = timedelta(seconds=60)
     concurrency: int = 16
     limits: Limits = field(default_factory=Limits)
@@ -151,6 +154,9 @@ class Dispatcher:
         logger.info("notification dispatcher started", extra={"worker": self.worker_id})
         try:
             while not stop.is_set():
+                # Cleared before the step, not after: a wake during the step (a change committed
+                # while this one looked) must not be lost to a poll interval.
+                self._wakeup.clear()
                 try:
                     busy = await self.step()
                 except Exception:
@@ -158,7 +164,6 @@ class Dispatcher:
                     busy = False
                 if busy:
                     continue
-                self._wakeup.clear()
                 waiters = {
                     asyncio.ensure_future(stop.wait()),
                     asyncio.ensure_future(self._wakeup.wait()),
@@ -188,12 +193,12 @@ class Dispatcher:
     # --- fan-out ----------------------------------------------------------------------------
 
     def fan_out(self) -> int:
-        reminders = self._store.queue_due_reminders(limit=self._options.batch_size)
+        reminders = self._store.queue_due_reminders(limit=EVENTS_PER_STEP)
         return reminders + self._fan_out_events()
 
     def _fan_out_events(self) -> int:
         messages = self._outbox.claim(
-            self.worker_id, limit=self._options.batch_size, lease=self._options.lease
+            self.worker_id, limit=EVENTS_PER_STEP, lease=self._options.lease
         )
         for message in messages:
             record = message.payload
@@ -688,6 +693,7 @@ class _Settler:
         if len(self._pending) >= SETTLE_GATHER_COUNT:
             self._enough.set()
         if self._writing is None or self._writing.done():
+            self._enough.clear()
             self._writing = asyncio.ensure_future(self._write())
 
     async def _write(self) -> None:

@@ -38,6 +38,10 @@ logger = logging.getLogger(__name__)
 SEND_TIMEOUT = 15.0
 RETRYABLE = frozenset({412, 429, 500, 502, 503, 504})
 CARDS_ENCODED_KEPT = 32  # a batch draws a handful of distinct cards
+# What follows the envelope's other fields in a card activity, up to the card itself.
+_ATTACHMENT_HEAD = (
+    f',"attachments":[{{"contentType":{json.dumps(CARD_CONTENT_TYPE)},"content":'.encode()
+)
 ERROR_BODY_MAX = 4096
 
 
@@ -243,17 +247,7 @@ class _EncodedCards:
         if not activity_id:
             envelope["inputHint"] = "acceptingInput"
         head = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
-        attachment = json.dumps({"contentType": CARD_CONTENT_TYPE}, separators=(",", ":"))
-        return b"".join(
-            (
-                head[:-1],
-                b',"attachments":[',
-                attachment[:-1].encode(),
-                b',"content":',
-                encoded,
-                b"}]}",
-            )
-        )
+        return b"".join((head[:-1], _ATTACHMENT_HEAD, encoded, b"}]}"))
 
 
 async def _post_encoded(
