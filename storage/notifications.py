@@ -20,14 +20,19 @@ from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
+    ARRAY,
+    Column,
     CursorResult,
     Row,
     Table,
     and_,
+    any_,
     bindparam,
+    column,
     delete,
     func,
     insert,
+    literal,
     or_,
     select,
     update,
@@ -190,6 +195,55 @@ class _LeaseLost(Exception):
     """A batch settle found a row no longer held: redo it one row at a time."""
 
 
+# What a settlement may set besides the lease; each is left as it was where a settlement
+# gives no value (none of them is ever set back to NULL).
+_SETTLED = ("status", "conversation_id", "activity_id", "sent_at", "available_at", "last_error")
+_ATTEMPTED = ("notification_id", "tenant_id", "outcome", "status_code", "detail")
+
+
+def _unnest(name: str, columns: Sequence[Column[Any]]) -> Any:
+    """PostgreSQL: rows from one array parameter per column (``a_<column>``), as table
+    ``name``: a statement of constant text for any number of rows."""
+    return (
+        func.unnest(*(bindparam(f"a_{c.name}", type_=ARRAY(c.type)) for c in columns))
+        .table_valued(*(column(c.name, c.type) for c in columns))
+        .render_derived(name=name)
+    )
+
+
+@cache
+def _pg_settle_statement() -> Any:
+    """PostgreSQL: settle many rows at once, returning those this worker still held."""
+    n = _NOTIFICATIONS
+    given = _unnest("given", [n.c.id, *(n.c[name] for name in _SETTLED)])
+    return (
+        update(n)
+        .where(n.c.id == given.c.id, _held_by(bindparam("worker_id")))
+        .values(
+            locked_by=None,
+            locked_until=None,
+            status=given.c.status,
+            **{
+                name: func.coalesce(given.c[name], n.c[name])
+                for name in _SETTLED
+                if name != "status"
+            },
+        )
+        .returning(n.c.id)
+    )
+
+
+@cache
+def _pg_attempts_statement() -> Any:
+    """PostgreSQL: many attempt rows in one statement."""
+    a = _ATTEMPTS
+    given = _unnest("given", [a.c[name] for name in _ATTEMPTED])
+    return insert(a).from_select(
+        [*_ATTEMPTED, "at"],
+        select(*(given.c[name] for name in _ATTEMPTED), bindparam("at", type_=a.c.at.type)),
+    )
+
+
 _APPEND = (
     update(_NOTIFICATIONS)
     .where(_NOTIFICATIONS.c.id == bindparam("row_id"))
@@ -233,6 +287,13 @@ class NotificationStore:
         self._dialect = dialect
         self._clock = clock
 
+    def _among(self, column: Any, values: Iterable[Any]) -> Any:
+        """``column IN (values)``; on PostgreSQL ``= ANY`` of one array parameter, which a
+        thousand-id list costs half as much to send, parse and plan as a thousand parameters."""
+        if self._dialect == "postgresql":
+            return column == any_(literal(list(values), type_=ARRAY(column.type)))
+        return column.in_(list(values))
+
     # --- preferences ------------------------------------------------------------------------
 
     def preferences(
@@ -243,7 +304,7 @@ class NotificationStore:
             return {}
         statement = select(_PREFERENCES).where(
             _PREFERENCES.c.tenant_id == tenant_id,
-            _PREFERENCES.c.user_id.in_(wanted),
+            self._among(_PREFERENCES.c.user_id, wanted),
         )
         with translated(), self._sessions() as session:
             rows = session.execute(statement).all()
@@ -316,11 +377,8 @@ class NotificationStore:
 
     def locales(self, tenant_id: str, user_ids: Iterable[str]) -> dict[str, str]:
         wanted = list(dict.fromkeys(user_ids))
-        statement = select(
-            NotificationPreferencesRow.user_id, NotificationPreferencesRow.locale
-        ).where(
-            NotificationPreferencesRow.tenant_id == tenant_id,
-            NotificationPreferencesRow.user_id.in_(wanted),
+        statement = select(_PREFERENCES.c.user_id, _PREFERENCES.c.locale).where(
+            _PREFERENCES.c.tenant_id == tenant_id, self._among(_PREFERENCES.c.user_id, wanted)
         )
         with translated(), self._sessions() as session:
             return {user: locale for user, locale in session.execute(statement) if locale}
@@ -443,7 +501,10 @@ class NotificationStore:
             return {}
         newest = (
             select(func.max(_NOTIFICATIONS.c.id))
-            .where(_NOTIFICATIONS.c.tenant_id == tenant_id, _NOTIFICATIONS.c.group_key.in_(keys))
+            .where(
+                _NOTIFICATIONS.c.tenant_id == tenant_id,
+                self._among(_NOTIFICATIONS.c.group_key, keys),
+            )
             .group_by(_NOTIFICATIONS.c.group_key)
         )
         query = select(
@@ -692,7 +753,7 @@ class NotificationStore:
             return 0
         statement = (
             update(_NOTIFICATIONS)
-            .where(_NOTIFICATIONS.c.id.in_(ids), _held_by(worker_id))
+            .where(self._among(_NOTIFICATIONS.c.id, ids), _held_by(worker_id))
             .values(locked_until=self._clock() + lease)
         )
         with translated("notification"), self._sessions() as session, session.begin():
@@ -705,20 +766,44 @@ class NotificationStore:
         if not settlements:
             return []
         now = self._clock()
-        params = []
-        for settlement in settlements:
-            values = {f"v_{name}": value for name, value in settlement.values.items()}
-            if settlement.outcome == "sent":
-                values["v_sent_at"] = now  # the store's clock, as for every other time here
-            params.append({"settled_id": settlement.job.id, "worker_id": worker_id, **values})
         with translated("notification"):
+            if self._dialect == "postgresql":
+                return self._settle_postgresql(worker_id, settlements, now)
+            params = []
+            for settlement in settlements:
+                values = {f"v_{name}": value for name, value in settlement.values.items()}
+                if settlement.outcome == "sent":
+                    values["v_sent_at"] = now  # the store's clock, as for every other time
+                params.append({"settled_id": settlement.job.id, "worker_id": worker_id, **values})
             try:
-                return self._settle(settlements, params, now, exact=False)
+                return self._settle_sqlite(settlements, params, now, exact=False)
             except _LeaseLost:
                 # Some row was taken over: settle one by one to learn which (rare).
-                return self._settle(settlements, params, now, exact=True)
+                return self._settle_sqlite(settlements, params, now, exact=True)
 
-    def _settle(
+    def _settle_postgresql(
+        self, worker_id: str, settlements: Sequence[Settlement], now: datetime
+    ) -> list[bool]:
+        """Two statements whatever the count: the outcomes go as one array per column
+        (``unnest``), and the update returns the rows this worker still held."""
+        columns: dict[str, list[Any]] = {name: [] for name in _SETTLED}
+        for settlement in settlements:
+            values = settlement.values
+            for name, items in columns.items():
+                items.append(values.get(name))
+            if settlement.outcome == "sent":
+                columns["sent_at"][-1] = now
+        params: dict[str, Any] = {f"a_{name}": items for name, items in columns.items()}
+        params.update(a_id=[s.job.id for s in settlements], worker_id=worker_id)
+        with self._sessions() as session, session.begin():
+            held = set(session.scalars(_pg_settle_statement(), params))
+            settled = [s.job.id in held for s in settlements]
+            rows = self._attempt_rows(settlements, settled, now)
+            attempts = {f"a_{name}": [row[name] for row in rows] for name in _ATTEMPTED}
+            session.execute(_pg_attempts_statement(), {**attempts, "at": now})
+        return settled
+
+    def _settle_sqlite(
         self,
         settlements: Sequence[Settlement],
         params: list[dict[str, Any]],
@@ -727,20 +812,7 @@ class NotificationStore:
         exact: bool,
     ) -> list[bool]:
         with self._sessions() as session, session.begin():
-            if self._dialect == "postgresql":
-                # Lock what this worker still holds, then settle exactly those.
-                locked = (
-                    select(_NOTIFICATIONS.c.id)
-                    .where(
-                        _NOTIFICATIONS.c.id.in_([s.job.id for s in settlements]),
-                        _held_by(params[0]["worker_id"]),
-                    )
-                    .with_for_update()
-                )
-                held = set(session.scalars(locked))
-                settled = [s.job.id in held for s in settlements]
-                self._update(session, params, settled)
-            elif exact:
+            if exact:
                 # One statement per row: each rowcount says whether that row was still held.
                 settled = [
                     cast(
@@ -750,41 +822,39 @@ class NotificationStore:
                     for p in params
                 ]
             else:
-                # SQLite runs in-process: settle all at once and count; every row still held
-                # is the usual case, and anything else is redone row by row.
-                settled = [True] * len(settlements)
-                if self._update(session, params, settled) != len(settlements):
+                # SQLite runs in-process: one executemany per kind of outcome, counted; every
+                # row still held is the usual case, and anything else is redone row by row.
+                by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+                for row in params:
+                    by_shape[_shape(row)].append(row)
+                updated = sum(
+                    cast(
+                        CursorResult[Any], session.execute(_settle_statement(names), rows)
+                    ).rowcount
+                    for names, rows in by_shape.items()
+                )
+                if updated != len(settlements):
                     raise _LeaseLost
-            session.execute(
-                insert(_ATTEMPTS),
-                [
-                    {
-                        "notification_id": s.job.id,
-                        "tenant_id": s.job.tenant_id,
-                        "at": now,
-                        "outcome": s.outcome if held_it else LOST_LEASE,
-                        "status_code": s.status_code,
-                        "detail": (
-                            (s.detail or "") if held_it else f"{s.outcome}: {s.detail or ''}"
-                        )[:2000]
-                        or None,
-                    }
-                    for s, held_it in zip(settlements, settled, strict=True)
-                ],
-            )
+                settled = [True] * len(settlements)
+            session.execute(insert(_ATTEMPTS), self._attempt_rows(settlements, settled, now))
         return settled
 
     @staticmethod
-    def _update(session: Session, params: list[dict[str, Any]], settled: list[bool]) -> int:
-        """One executemany per kind of outcome (psycopg pipelines it); the rows updated."""
-        by_shape: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
-        for held_it, row in zip(settled, params, strict=True):
-            if held_it:
-                by_shape[_shape(row)].append(row)
-        return sum(
-            cast(CursorResult[Any], session.execute(_settle_statement(names), rows)).rowcount
-            for names, rows in by_shape.items()
-        )
+    def _attempt_rows(
+        settlements: Sequence[Settlement], settled: list[bool], now: datetime
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "notification_id": s.job.id,
+                "tenant_id": s.job.tenant_id,
+                "at": now,
+                "outcome": s.outcome if held_it else LOST_LEASE,
+                "status_code": s.status_code,
+                "detail": ((s.detail or "") if held_it else f"{s.outcome}: {s.detail or ''}")[:2000]
+                or None,
+            }
+            for s, held_it in zip(settlements, settled, strict=True)
+        ]
 
     def mark_sent(
         self, job: NotificationJob, worker_id: str, *, conversation_id: str, activity_id: str | None
@@ -825,7 +895,7 @@ class NotificationStore:
             select(_REFERENCES)
             .where(
                 _REFERENCES.c.tenant_id == tenant_id,
-                _REFERENCES.c.aad_object_id.in_(wanted),
+                self._among(_REFERENCES.c.aad_object_id, wanted),
                 _REFERENCES.c.conversation_type == ConversationType.PERSONAL.value,
                 _REFERENCES.c.active.is_(True),
             )
