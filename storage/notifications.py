@@ -43,7 +43,6 @@ from domain.errors import Conflict
 from domain.ids import LeadId, TenantId, UserId
 from domain.notifications import NotificationKind, NotificationPreferences
 from storage.conversations import ConversationRef, ConversationType
-from storage.conversations import _from_row as reference_from_row
 from storage.dialects import upsert_insert
 from storage.errors import translated
 from storage.outbox import OutboxStatus
@@ -248,6 +247,20 @@ _APPEND = (
     update(_NOTIFICATIONS)
     .where(_NOTIFICATIONS.c.id == bindparam("row_id"))
     .values(changes=bindparam("v_changes", type_=_NOTIFICATIONS.c.changes.type))
+)
+
+
+# What a claimed row's job needs (reading every column costs four more timestamps per row).
+_JOB_COLUMNS = (
+    "id",
+    "tenant_id",
+    "recipient_id",
+    "lead_id",
+    "actor_id",
+    "changes",
+    "attempts",
+    "first_event_at",
+    "replaces_id",
 )
 
 
@@ -701,7 +714,7 @@ class NotificationStore:
                 locked_until=now + lease,
                 attempts=_NOTIFICATIONS.c.attempts + 1,
             )
-            .returning(*_NOTIFICATIONS.c)
+            .returning(*(_NOTIFICATIONS.c[name] for name in _JOB_COLUMNS))
         )
         with translated("notification"), self._sessions() as session, session.begin():
             rows = session.execute(claim).all()
@@ -856,55 +869,43 @@ class NotificationStore:
             for s, held_it in zip(settlements, settled, strict=True)
         ]
 
-    def mark_sent(
-        self, job: NotificationJob, worker_id: str, *, conversation_id: str, activity_id: str | None
-    ) -> bool:
-        settlement = Settlement.sent(job, conversation_id=conversation_id, activity_id=activity_id)
-        return self.settle(worker_id, [settlement])[0]
-
-    def retry_at(
-        self,
-        job: NotificationJob,
-        worker_id: str,
-        at: datetime,
-        *,
-        status_code: int | None,
-        detail: str,
-    ) -> bool:
-        settlement = Settlement.retry(job, at, status_code=status_code, detail=detail)
-        return self.settle(worker_id, [settlement])[0]
-
-    def mark_waiting(self, job: NotificationJob, worker_id: str, detail: str) -> bool:
-        """Nobody can reach the person yet; ``wake`` releases it when they show up."""
-        return self.settle(worker_id, [Settlement.waiting(job, detail)])[0]
-
-    def mark_undeliverable(
-        self, job: NotificationJob, worker_id: str, *, status_code: int | None, detail: str
-    ) -> bool:
-        settlement = Settlement.undeliverable(job, status_code=status_code, detail=detail)
-        return self.settle(worker_id, [settlement])[0]
-
     def personal_chats(self, tenant_id: str, user_ids: Iterable[str]) -> dict[str, ConversationRef]:
         """Each person's active 1:1 chat with the bot (the most recently heard from), for a
         whole batch of recipients in one query (``ConversationReferences.personal_for_user``
-        answers for one)."""
+        answers for one). Only what a send needs is read: ``updated_at`` is left out."""
         wanted = list(dict.fromkeys(user_ids))
         if not wanted:
             return {}
+        r = _REFERENCES
         statement = (
-            select(_REFERENCES)
-            .where(
-                _REFERENCES.c.tenant_id == tenant_id,
-                self._among(_REFERENCES.c.aad_object_id, wanted),
-                _REFERENCES.c.conversation_type == ConversationType.PERSONAL.value,
-                _REFERENCES.c.active.is_(True),
+            select(
+                r.c.aad_object_id,
+                r.c.conversation_id,
+                r.c.service_url,
+                r.c.channel_id,
+                r.c.bot_id,
+                r.c.user_id,
             )
-            .order_by(_REFERENCES.c.updated_at)
+            .where(
+                r.c.tenant_id == tenant_id,
+                self._among(r.c.aad_object_id, wanted),
+                r.c.conversation_type == ConversationType.PERSONAL.value,
+                r.c.active.is_(True),
+            )
+            .order_by(r.c.updated_at)
         )
         with translated(), self._sessions() as session:
             # Ascending: the latest reference of each person is the one kept.
             return {
-                row.aad_object_id: reference_from_row(row)
+                row.aad_object_id: ConversationRef(
+                    conversation_id=row.conversation_id,
+                    conversation_type=ConversationType.PERSONAL,
+                    service_url=row.service_url,
+                    channel_id=row.channel_id,
+                    bot_id=row.bot_id,
+                    user_id=row.user_id,
+                    aad_object_id=row.aad_object_id,
+                )
                 for row in session.execute(statement).all()
             }
 

@@ -32,6 +32,8 @@ CONTACTS_OFFERED = 50
 COLLEAGUES_OFFERED = 50
 
 Card = dict[str, Any]
+# The changes as a key: equal records give equal text whatever their keys' order.
+_changes_key = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
 class BatchRenderer:
@@ -80,7 +82,7 @@ class BatchRenderer:
             tuple((contact.id, contact.name) for contact in contacts),
             job.actor_id,
             job.first_event_at,
-            json.dumps(job.changes, sort_keys=True, default=str),
+            _changes_key(job.changes),
         )
         found = self._cards.get(key)
         if found is None:
