@@ -1,8 +1,8 @@
 """Notification cards for a batch of recipients: one card per kind of viewer, not per person.
 
-A change followed by a thousand people is one card seen a thousand ways at most, and in
-practice a handful. What a notification card depends on, besides the change itself (its
-records, actor and time) and the lead as loaded for the batch:
+A change followed by a thousand people needs a thousand cards but only a handful of distinct
+ones. What a notification card depends on, besides the change itself (its records, actor and
+time) and the lead as loaded for the batch:
 - the recipient's language;
 - whether they may work the lead (``can_change``: the actions, and then the pickers) and
   whether they follow it (*Follow* or *Unfollow*);
@@ -37,8 +37,8 @@ _changes_key = json.JSONEncoder(sort_keys=True, default=str).encode
 
 
 class BatchRenderer:
-    """Renders the cards of one claimed batch; every cache lives as long as the batch, whose
-    lead views were loaded together (a later batch reloads them, so nothing goes stale)."""
+    """Renders the cards of one claimed batch (or of its refresh); every cache lives as long as
+    the lead views it was given, which were loaded together."""
 
     def __init__(
         self,
