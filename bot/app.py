@@ -39,8 +39,6 @@ from storage.database import Database
 
 logger = logging.getLogger(__name__)
 
-# Enough threads to keep the database busy without letting a burst queue unbounded work.
-WORKER_THREADS = 8
 # botbuilder's state keys carry channel and conversation ids already: one partition for all.
 STATE_PARTITION = "botbuilder"
 DISPATCHER_STOP_SECONDS = 10.0
@@ -112,7 +110,7 @@ def build_runtime(
     if settings.auto_migrate:
         database.upgrade()
     crm = CRM(database.uow)
-    executor = ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="teamcrm")
+    executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="teamcrm")
     outbound = Outbound()
     adapter = build_adapter(settings, credentials_factory, outbound)
     installer = graph_installer(settings)

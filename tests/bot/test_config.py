@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import MAX_PROCESSES, Settings
+from bot.config import MAX_PROCESSES, MAX_WORKER_THREADS, Settings
 
 NO_DOTENV = Path("/nonexistent/.env")
 
@@ -29,3 +29,12 @@ def test_processes_from_the_environment(text: str, expected: int) -> None:
 def test_a_bad_process_count_is_refused_with_its_name(text: str) -> None:
     with pytest.raises(ValueError, match="TEAMCRM_PROCESSES"):
         Settings.from_env({"TEAMCRM_PROCESSES": text}, dotenv=NO_DOTENV)
+
+
+def test_worker_threads_default_and_bounds() -> None:
+    assert Settings.from_env({}, dotenv=NO_DOTENV).worker_threads == 4
+    env = {"TEAMCRM_WORKER_THREADS": "12"}
+    assert Settings.from_env(env, dotenv=NO_DOTENV).worker_threads == 12
+    for bad in ("0", "many", str(MAX_WORKER_THREADS + 1)):
+        with pytest.raises(ValueError, match="TEAMCRM_WORKER_THREADS"):
+            Settings.from_env({"TEAMCRM_WORKER_THREADS": bad}, dotenv=NO_DOTENV)
