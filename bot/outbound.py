@@ -153,9 +153,10 @@ class FastConversations:
         token = await asyncio.get_running_loop().run_in_executor(None, credentials.get_access_token)
         return f"Bearer {token}"
 
-    async def _call(
-        self, method: str, url: str, conversation_id: str, activity: Any
-    ) -> ResourceResponse:
+    async def _request(
+        self, method: str, url: str, conversation_id: str, body: bytes
+    ) -> str | None:
+        """One call to the connector; the id it gave the activity, if it said one."""
         headers = {
             "Accept": "application/json",
             "Content-Type": "application/json; charset=utf-8",
@@ -165,7 +166,7 @@ class FastConversations:
         if authorization is not None:
             headers["Authorization"] = authorization
         async with self._outbound.session().request(
-            method, url, data=dumps(activity), headers=headers
+            method, url, data=body, headers=headers
         ) as response:
             raw = await response.read()
             if response.status >= 300:
@@ -174,29 +175,40 @@ class FastConversations:
                     method, ConnectorResponse(response.status, text, CIMultiDict(response.headers))
                 )
         try:
-            body = json.loads(raw) if raw else {}
+            answer = json.loads(raw) if raw else {}
         except ValueError:
-            body = {}
-        found = body.get("id") if isinstance(body, dict) else None
-        return ResourceResponse(id=found if isinstance(found, str) else None)
+            answer = {}
+        found = answer.get("id") if isinstance(answer, dict) else None
+        return found if isinstance(found, str) else None
+
+    async def post_encoded(
+        self, conversation_id: str, activity_id: str | None, body: bytes
+    ) -> str | None:
+        """Send (POST) or, with ``activity_id``, update (PUT) an activity already encoded as
+        JSON: the notification sender encodes one card once for many recipients."""
+        method = "PUT" if activity_id else "POST"
+        return await self._request(
+            method, self._url(conversation_id, activity_id), conversation_id, body
+        )
 
     async def reply_to_activity(
         self, conversation_id: str, activity_id: str, activity: Any, **_options: Any
     ) -> ResourceResponse:
-        return await self._call(
-            "POST", self._url(conversation_id, activity_id), conversation_id, activity
+        url = self._url(conversation_id, activity_id)
+        return ResourceResponse(
+            id=await self._request("POST", url, conversation_id, dumps(activity))
         )
 
     async def send_to_conversation(
         self, conversation_id: str, activity: Any, **_options: Any
     ) -> ResourceResponse:
-        return await self._call("POST", self._url(conversation_id), conversation_id, activity)
+        return ResourceResponse(id=await self.post_encoded(conversation_id, None, dumps(activity)))
 
     async def update_activity(
         self, conversation_id: str, activity_id: str, activity: Any, **_options: Any
     ) -> ResourceResponse:
-        return await self._call(
-            "PUT", self._url(conversation_id, activity_id), conversation_id, activity
+        return ResourceResponse(
+            id=await self.post_encoded(conversation_id, activity_id, dumps(activity))
         )
 
 

@@ -28,9 +28,8 @@ from botbuilder.schema import (
     ConversationParameters,
     InputHints,
 )
-from multidict import CIMultiDict
 
-from bot.outbound import ConnectorError, ConnectorResponse, FastConversations
+from bot.outbound import FastConversations
 from bot.teams import CARD_CONTENT_TYPE, card_attachment
 
 logger = logging.getLogger(__name__)
@@ -42,7 +41,6 @@ CARDS_ENCODED_KEPT = 32  # a batch draws a handful of distinct cards
 _ATTACHMENT_HEAD = (
     f',"attachments":[{{"contentType":{json.dumps(CARD_CONTENT_TYPE)},"content":'.encode()
 )
-ERROR_BODY_MAX = 4096
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -161,7 +159,8 @@ class Sender:
                     )
                     found = getattr(response, "id", None)
                     return found if isinstance(found, str) else None
-                return await _post_encoded(conversations, target, activity_id, body)
+                found = await conversations.post_encoded(target.conversation_id, activity_id, body)
+                return activity_id or found
         except TimeoutError:
             raise DeliveryError("timeout") from None
         except Exception as error:  # aiohttp, msrest and connector errors alike
@@ -248,37 +247,3 @@ class _EncodedCards:
             envelope["inputHint"] = "acceptingInput"
         head = json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
         return b"".join((head[:-1], _ATTACHMENT_HEAD, encoded, b"}]}"))
-
-
-async def _post_encoded(
-    conversations: FastConversations, target: Target, activity_id: str | None, body: bytes
-) -> str | None:
-    """``FastConversations._call`` with a body already encoded. bot.outbound has no public way
-    to post bytes yet, so this borrows its URL, authorization and session (tests hold the two
-    paths to the same request)."""
-    method = "PUT" if activity_id else "POST"
-    headers = {
-        "Accept": "application/json",
-        "Content-Type": "application/json; charset=utf-8",
-        "x-ms-conversation-id": target.conversation_id,
-    }
-    authorization = await conversations._authorization()
-    if authorization is not None:
-        headers["Authorization"] = authorization
-    url = conversations._url(target.conversation_id, activity_id)
-    session = conversations._outbound.session()
-    async with session.request(method, url, data=body, headers=headers) as response:
-        raw = await response.read()
-        if response.status >= 300:
-            text = raw[:ERROR_BODY_MAX].decode("utf-8", errors="replace")
-            raise ConnectorError(
-                method, ConnectorResponse(response.status, text, CIMultiDict(response.headers))
-            )
-    if activity_id:
-        return activity_id
-    try:
-        answer = json.loads(raw) if raw else {}
-    except ValueError:
-        answer = {}
-    found = answer.get("id") if isinstance(answer, dict) else None
-    return found if isinstance(found, str) else None
