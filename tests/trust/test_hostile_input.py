@@ -428,7 +428,8 @@ def test_bytes_that_are_not_json_are_refused_with_nothing_stored(hostile: Hostil
         hostile.errors.records.clear()
         status, raw, cards = hostile.post(body)
         hostile.check(status, raw, cards, before)
-        assert status == 400, (body[:80], status)
+        # A generated JSON value can outgrow the size limit: then it is refused unread.
+        assert status == (413 if len(body) > MAX_BODY else 400), (body[:80], len(body), status)
 
     run_examples(hostile.scaled(2000), bodies, check)
 
