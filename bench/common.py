@@ -83,14 +83,19 @@ def child_pids(pid: int) -> list[int]:
         return []
 
 
+def _proc_texts(pid: int, name: str) -> Iterator[str]:
+    """``/proc/<pid>/<name>`` of a process and each of its live children."""
+    for each in [pid, *child_pids(pid)]:
+        try:
+            yield Path(f"/proc/{each}/{name}").read_text(encoding="utf-8")
+        except OSError:
+            continue  # the process ended meanwhile
+
+
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process and its live children so far, from /proc."""
     total = 0.0
-    for each in [pid, *child_pids(pid)]:
-        try:
-            stat = Path(f"/proc/{each}/stat").read_text(encoding="utf-8")
-        except OSError:
-            continue
+    for stat in _proc_texts(pid, "stat"):
         fields = stat.rsplit(")", 1)[1].split()
         total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
     return total
@@ -99,11 +104,7 @@ def cpu_seconds(pid: int) -> float:
 def rss_mb(pid: int) -> float:
     """Resident set size from /proc, in MiB, of a process and its live children."""
     total = 0.0
-    for each in [pid, *child_pids(pid)]:
-        try:
-            status = Path(f"/proc/{each}/status").read_text(encoding="utf-8")
-        except OSError:
-            continue
+    for status in _proc_texts(pid, "status"):
         for line in status.splitlines():
             if line.startswith("VmRSS:"):
                 total += int(line.split()[1]) / 1024

@@ -262,26 +262,35 @@ async def test_malformed_card_actions_get_a_card_not_an_error(service: Service, 
     assert body["value"]["type"] == "AdaptiveCard"
 
 
-async def test_a_redelivered_action_is_not_applied_twice(
-    service: Service, lead_card: dict[str, Any]
-) -> None:
-    activity = activities.card_action(
+def _comment_press(service: Service, lead_card: dict[str, Any], text: str) -> dict[str, Any]:
+    """One Action.Execute activity (one id) adding a comment: post it as often as wanted."""
+    return activities.card_action(
         verbs.LEAD_COMMENT,
-        {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "only once"},
+        {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: text},
         service_url=service.connector.url,
         tenant_id=service.tenant_id,
         user=ALICE,
     )
-    for _ in range(2):
-        response = await service.post(activity)
-        assert response.status == 200
-        assert "only once" in texts((await response.json())["value"])
+
+
+def _comments(service: Service, lead_card: dict[str, Any]) -> list[str]:
     view = service.runtime.crm.lead_view(
         service.tenant_id,  # type: ignore[arg-type]
         ALICE.aad_object_id,  # type: ignore[arg-type]
         lead_id_of(lead_card),
     )
-    assert [c.text for c in view.latest_comments] == ["only once"]
+    return [c.text for c in view.latest_comments]
+
+
+async def test_a_redelivered_action_is_not_applied_twice(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    activity = _comment_press(service, lead_card, "only once")
+    for _ in range(2):
+        response = await service.post(activity)
+        assert response.status == 200
+        assert "only once" in texts((await response.json())["value"])
+    assert _comments(service, lead_card) == ["only once"]
 
 
 async def test_one_action_delivered_five_times_at_once_is_applied_once(
@@ -289,23 +298,12 @@ async def test_one_action_delivered_five_times_at_once_is_applied_once(
 ) -> None:
     """Teams may redeliver while the first delivery is still running: the claim commits with
     the change, so the copies that lose answer with the lead as the winner left it."""
-    activity = activities.card_action(
-        verbs.LEAD_COMMENT,
-        {**action_data(lead_card, verbs.LEAD_COMMENT), verbs.IN_COMMENT: "exactly once"},
-        service_url=service.connector.url,
-        tenant_id=service.tenant_id,
-        user=ALICE,
-    )
+    activity = _comment_press(service, lead_card, "exactly once")
     responses = await asyncio.gather(*(service.post(activity) for _ in range(5)))
     for response in responses:
         assert response.status == 200
         assert "exactly once" in texts((await response.json())["value"])
-    view = service.runtime.crm.lead_view(
-        service.tenant_id,  # type: ignore[arg-type]
-        ALICE.aad_object_id,  # type: ignore[arg-type]
-        lead_id_of(lead_card),
-    )
-    assert [c.text for c in view.latest_comments] == ["exactly once"]
+    assert _comments(service, lead_card) == ["exactly once"]
 
 
 async def test_only_actions_that_change_something_are_claimed(
