@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ logger = logging.getLogger(__name__)
 # Teams gives up on a turn after 15 s: a reply that takes longer is lost anyway.
 SEND_TIMEOUT_SECONDS = 15.0
 ERROR_BODY_MAX = 4096
+TOKEN_REUSE_SECONDS = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +137,7 @@ class FastConversations:
         self._base = base_url.rstrip("/")
         self._credentials = credentials
         self._outbound = outbound
+        self._header: tuple[str, float] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
@@ -146,12 +149,18 @@ class FastConversations:
         return url
 
     async def _authorization(self) -> str | None:
+        """The bearer header, reused for a minute: MSAL answers from its cache but may block
+        on the login service, so asking it means a worker thread per send. MSAL renews a token
+        five minutes before it expires, so one it just gave out is good for a minute."""
         credentials = self._credentials
         if not isinstance(credentials, AppCredentials) or not credentials._should_set_token(None):
             return None
-        # MSAL answers from its cache, but a miss is a blocking call to the login service.
+        now = time.monotonic()
+        if self._header is not None and now - self._header[1] < TOKEN_REUSE_SECONDS:
+            return self._header[0]
         token = await asyncio.get_running_loop().run_in_executor(None, credentials.get_access_token)
-        return f"Bearer {token}"
+        self._header = (f"Bearer {token}", now)
+        return self._header[0]
 
     async def _request(
         self, method: str, url: str, conversation_id: str, body: bytes

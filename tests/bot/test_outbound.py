@@ -20,6 +20,7 @@ from botbuilder.schema import (
 )
 from botframework.connector.auth import AppCredentials
 
+from bot import outbound as outbound_module
 from bot.notify.sender import _error
 from bot.outbound import ConnectorError, FastConversations, Outbound, dumps
 from tests.support.connector import Failure, StandInConnector
@@ -126,6 +127,34 @@ async def test_reply_send_and_update_reach_the_connector_with_the_token() -> Non
         "text": "hello",
         "inputHint": "acceptingInput",
     }
+
+
+async def test_a_token_is_asked_for_once_a_minute_not_once_a_send(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    asked: list[int] = []
+
+    class Counting(AppCredentials):  # type: ignore[misc]  # botbuilder is untyped
+        def get_access_token(self, force_refresh: bool = False) -> str:
+            asked.append(1)
+            return f"token-{len(asked)}"
+
+    connector = StandInConnector()
+    await connector.start()
+    conversations, outbound = await _conversations(
+        connector, Counting(app_id="app-1", oauth_scope="https://api.botframework.com")
+    )
+    clock = [1000.0]
+    monkeypatch.setattr(outbound_module.time, "monotonic", lambda: clock[0])
+    try:
+        for _ in range(3):
+            await conversations.send_to_conversation("a:chat/1", MessageFactory.text("hi"))
+        clock[0] += outbound_module.TOKEN_REUSE_SECONDS
+        await conversations.send_to_conversation("a:chat/1", MessageFactory.text("hi"))
+    finally:
+        await outbound.close()
+        await connector.stop()
+    assert [s.authorization for s in connector.sent] == ["Bearer token-1"] * 3 + ["Bearer token-2"]
 
 
 async def test_anonymous_sends_carry_no_token() -> None:
