@@ -149,6 +149,7 @@ class _Changed:
     lead: Lead
     account: Account | None
     loaded_version: int
+    pipeline: Pipeline | None = None
 
 
 class CRM:
@@ -244,6 +245,12 @@ class CRM:
         _check_version("lead", lead.id, lead.version, expected_version)
         self._last_change.value = _Changed(uow.tenant_id, viewer, lead, account, lead.version)
         return lead
+
+    def _keep_pipeline(self, pipeline: Pipeline) -> None:
+        """The pipeline a lead change loaded anyway, for its card (see ``lead_view``)."""
+        kept: _Changed | None = getattr(self._last_change, "value", None)
+        if kept is not None:
+            self._last_change.value = replace(kept, pipeline=pipeline)
 
     def _handed_over(self, tenant_id: TenantId, actor_id: UserId, changed: Lead) -> _Changed | None:
         """What the change that returned ``changed`` loaded, if that change was committed (its
@@ -973,9 +980,12 @@ class CRM:
         committed it) are used again rather than read a second time.
         """
         kept = self._handed_over(tenant_id, actor_id, changed) if changed is not None else None
+        pipeline = None
         with self._uow_factory(tenant_id) as uow:
             if kept is not None and kept.lead.id == lead_id:
                 viewer, lead, account = kept.viewer, kept.lead, kept.account
+                if kept.pipeline is not None and kept.pipeline.id == lead.pipeline_id:
+                    pipeline = kept.pipeline
             else:
                 lead = self._lead(uow, lead_id)
                 viewer = None
@@ -990,7 +1000,7 @@ class CRM:
             if not can_view_lead(viewer, lead, account):
                 raise AccessDenied("lead", lead_id=lead_id)
             return replace(
-                self._lead_view_base(uow, lead, account, comments),
+                self._lead_view_base(uow, lead, account, comments, pipeline),
                 can_change=can_change_lead(viewer, lead, account),
                 viewer_follows=viewer.user_id in lead.follower_ids,
                 viewer=viewer,
@@ -1029,9 +1039,11 @@ class CRM:
         lead: Lead,
         account: Account | None,
         comments: tuple[Comment, ...] | None = None,
+        pipeline: Pipeline | None = None,
     ) -> LeadView:
         """Everything a lead card shows but the viewer's own rights."""
-        pipeline = self._pipeline(uow, lead.pipeline_id)
+        if pipeline is None:
+            pipeline = self._pipeline(uow, lead.pipeline_id)
         people = uow.contacts.get_many(
             [p.contact_id for p in lead.participants]
             + ([lead.contact_id] if lead.contact_id else [])
@@ -1156,11 +1168,15 @@ class CRM:
         with self._uow_factory(tenant_id) as uow:
             viewer = self._viewer(uow, actor_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
-            if not any(s.id == stage_id for p in uow.pipelines.list() for s in p.stages):
+            pipeline = self._pipeline(uow, lead.pipeline_id)
+            if not any(s.id == stage_id for s in pipeline.stages) and not any(
+                s.id == stage_id for p in uow.pipelines.list() for s in p.stages
+            ):
                 # A stage of another tenant looks exactly like one that never existed.
                 raise NotFound("stage", stage_id=stage_id)
-            lead.change_stage(self._pipeline(uow, lead.pipeline_id), stage_id, stamp)
+            lead.change_stage(pipeline, stage_id, stamp)
             uow.commit()
+            self._keep_pipeline(pipeline)
             return lead
 
     def move_lead_to_pipeline(
@@ -1176,8 +1192,10 @@ class CRM:
         with self._uow_factory(tenant_id) as uow:
             viewer = self._viewer(uow, actor_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
-            lead.move_to_pipeline(self._pipeline(uow, pipeline_id), stamp)
+            pipeline = self._pipeline(uow, pipeline_id)
+            lead.move_to_pipeline(pipeline, stamp)
             uow.commit()
+            self._keep_pipeline(pipeline)
             return lead
 
     def _close(

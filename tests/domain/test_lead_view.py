@@ -81,3 +81,40 @@ def test_a_later_change_replaces_the_earlier_one(
     view = crm.lead_view(TENANT, ALICE, world.lead, changed=first)
     assert view.lead.title == "Renamed meanwhile"
     assert view.stage.id == _stages(crm, world)[2]
+
+
+def _rename_pipeline_behind_our_back(database: FakeDatabase, pipeline_id: str, name: str) -> None:
+    stored = database.store(TENANT).pipelines[pipeline_id]
+    database.store(TENANT).pipelines[pipeline_id] = dataclasses.replace(stored, name=name)
+
+
+def test_the_card_after_a_stage_change_reuses_the_pipeline_that_change_loaded(
+    crm: CRM, world: World, database: FakeDatabase
+) -> None:
+    before = crm.lead_view(TENANT, ALICE, world.lead).pipeline
+    changed = crm.change_stage(TENANT, ALICE, world.lead, _stages(crm, world)[2])
+    _rename_pipeline_behind_our_back(database, before.id, "Renamed meanwhile")
+    answered = crm.lead_view(TENANT, ALICE, world.lead, changed=changed)
+    assert answered.pipeline.name == before.name
+    assert answered.stage.id == _stages(crm, world)[2]
+    assert crm.lead_view(TENANT, ALICE, world.lead).pipeline.name == "Renamed meanwhile"
+
+
+def test_the_card_after_a_move_shows_the_new_pipeline_and_its_first_stage(
+    crm: CRM, world: World
+) -> None:
+    moved = crm.move_lead_to_pipeline(TENANT, ALICE, world.lead, world.pipeline)
+    answered = crm.lead_view(TENANT, ALICE, world.lead, changed=moved)
+    assert answered.pipeline.id == world.pipeline
+    assert answered.stage.id == answered.pipeline.stages[0].id
+    assert answered == crm.lead_view(TENANT, ALICE, world.lead)
+
+
+def test_a_pipeline_kept_by_another_change_is_not_used_for_a_different_lead(
+    crm: CRM, world: World
+) -> None:
+    """ALICE moves one lead, then asks for a card of another: that card reads its own."""
+    moved = crm.move_lead_to_pipeline(TENANT, ALICE, world.lead, world.pipeline)
+    other = crm.create_lead(TENANT, ALICE, title="Second deal", account_id=world.account)
+    view = crm.lead_view(TENANT, ALICE, other.id, changed=moved)
+    assert view.pipeline.id == other.pipeline_id != world.pipeline
