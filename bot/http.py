@@ -20,6 +20,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from botbuilder.schema import Activity
 
 from bot.inbound import activity_from
+from bot.outbound import encode
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +150,7 @@ def _invoke_http_response(response: InvokeResponse) -> web.Response:
 
 
 def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return encode(value)
 
 
 def _problem(status: int, detail: str) -> web.Response:

@@ -14,7 +14,8 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import Enum
@@ -26,6 +27,8 @@ from botbuilder.schema import ResourceResponse
 from botframework.connector.auth import AppCredentials
 from msrest.serialization import Model
 from multidict import CIMultiDict
+
+from cards.elements import card_json_of
 
 logger = logging.getLogger(__name__)
 
@@ -98,9 +101,41 @@ def _default(value: Any) -> Any:
 
 
 def dumps(activity: Any) -> bytes:
-    return json.dumps(
-        wire(activity), ensure_ascii=False, separators=(",", ":"), default=_default
-    ).encode("utf-8")
+    return encode(wire(activity), default=_default).encode("utf-8")
+
+
+# A string no card or activity holds (a NUL and this process's random token): where a measured
+# card goes while the rest is encoded.
+_HOLE = "\x00teamcrm-card-" + uuid.uuid4().hex + "-{}\x00"
+
+
+def encode(value: Any, *, default: Callable[[Any], Any] | None = None) -> str:
+    """Compact JSON of an answer or a wired activity. A card the card builders measured (see
+    ``cards.elements.Measured``) is written where cards go, the answer's top-level values and
+    the activity's attachments, as the JSON it was measured as rather than encoded again."""
+    cards: list[str] = []
+
+    def hole(item: Any) -> Any:
+        encoded = card_json_of(item)
+        if encoded is None:
+            return item
+        cards.append(encoded)
+        return _HOLE.format(len(cards) - 1)
+
+    if isinstance(value, dict):
+        value = {key: hole(item) for key, item in value.items()}
+        attachments = value.get("attachments")
+        if isinstance(attachments, list):
+            value["attachments"] = [
+                {**a, "content": hole(a["content"])}
+                if isinstance(a, dict) and "content" in a
+                else a
+                for a in attachments
+            ]
+    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=default)
+    for number, encoded in enumerate(cards):
+        text = text.replace(json.dumps(_HOLE.format(number), ensure_ascii=False), encoded, 1)
+    return text
 
 
 class Outbound:

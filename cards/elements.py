@@ -28,10 +28,63 @@ ELLIPSIS: Final = "…"
 T = TypeVar("T")
 
 
+def card_json(card: Card) -> str:
+    """The card as the budget measures it: compact JSON with non-ASCII escaped, which is never
+    smaller than the UTF-8 bytes of any other encoding of it."""
+    return card_json_of(card) or json.dumps(card, separators=(",", ":"))
+
+
 def card_size(card: Card) -> int:
-    """Size as the budget defines it: compact JSON with non-ASCII escaped, which is never
-    smaller than the UTF-8 bytes actually sent."""
-    return len(json.dumps(card, separators=(",", ":")))
+    return len(card_json(card))
+
+
+class Measured(dict[str, Any]):
+    """A finished card that keeps the JSON it was measured as.
+
+    A lead card is 10-20 KB: encoding it costs about as much as reading the lead, and the
+    bot would otherwise encode it twice (the size check, then the answer). Changing one of
+    its keys forgets the JSON; what lies inside its lists must not be changed at all.
+    """
+
+    def __init__(self, card: Card, encoded: str) -> None:
+        super().__init__(card)
+        self.encoded: str | None = encoded
+
+
+def _forgetting(name: str) -> Any:
+    method = getattr(dict, name)
+
+    def forget(self: Measured, *args: Any, **kwargs: Any) -> Any:
+        self.encoded = None
+        return method(self, *args, **kwargs)
+
+    forget.__name__ = name
+    return forget
+
+
+for _name in (
+    "__setitem__",
+    "__delitem__",
+    "__ior__",
+    "clear",
+    "pop",
+    "popitem",
+    "setdefault",
+    "update",
+):
+    setattr(Measured, _name, _forgetting(_name))
+
+
+def card_json_of(value: object) -> str | None:
+    """The JSON a measured card was measured as, if it still holds."""
+    return value.encoded if isinstance(value, Measured) else None
+
+
+def measured(card: Card) -> Measured:
+    """The card with its JSON: what a builder that checks the budget returns."""
+    if isinstance(card, Measured) and card.encoded is not None:
+        return card
+    return Measured(card, json.dumps(card, separators=(",", ":")))
 
 
 _RUNS_OF_SPACE = re.compile("[^\\S\u00a0\u202f]+")  # keeps no-break spaces: they are on purpose

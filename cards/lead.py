@@ -22,6 +22,7 @@ from cards.elements import (
     execute,
     heading,
     joined,
+    measured,
     more_line,
     open_url,
     plain,
@@ -468,14 +469,16 @@ def lead_card(
     known.update(authors or {})
     current = limits or LeadCardLimits()
     while True:
-        result = _build(
-            view,
-            t,
-            account_contacts=account_contacts,
-            colleagues=colleagues,
-            authors=known,
-            refresh_user_ids=refresh_user_ids,
-            limits=current,
+        result = measured(
+            _build(
+                view,
+                t,
+                account_contacts=account_contacts,
+                colleagues=colleagues,
+                authors=known,
+                refresh_user_ids=refresh_user_ids,
+                limits=current,
+            )
         )
         smaller = current.halved()
         if card_size(result) <= BUDGET_BYTES or smaller == current:

@@ -19,6 +19,7 @@ from cards.elements import (
     execute,
     heading,
     item_row,
+    measured,
     more_line,
     plain,
     show_card,
@@ -179,7 +180,7 @@ def section(
 def fitted(build: Callable[[int], Card], limit: int = LIST_MAX) -> Card:
     """Rebuild with fewer rows until the card fits the budget (long titles add up)."""
     while True:
-        result = build(limit)
+        result = measured(build(limit))
         if card_size(result) <= BUDGET_BYTES or limit == 1:
             return result
         limit = max(limit // 2, 1)

@@ -20,6 +20,7 @@ from cards.elements import (
     card,
     card_size,
     execute,
+    measured,
     plain,
     text,
     toggle,
@@ -185,9 +186,9 @@ def notification_card(
             colleagues=colleagues,
             limits=limits,
         )
-        result = dict(base)
-        result["body"] = [banner, *base["body"]]
-        result["actions"] = [*base.get("actions", []), choose]
+        result = measured(
+            {**base, "body": [banner, *base["body"]], "actions": [*base.get("actions", []), choose]}
+        )
         smaller = limits.halved()
         if card_size(result) <= BUDGET_BYTES or smaller == limits:
             return result

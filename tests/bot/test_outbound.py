@@ -22,7 +22,8 @@ from botframework.connector.auth import AppCredentials
 
 from bot import outbound as outbound_module
 from bot.notify.sender import _error
-from bot.outbound import ConnectorError, FastConversations, Outbound, dumps
+from bot.outbound import ConnectorError, FastConversations, Outbound, dumps, encode
+from cards.elements import card_json_of, measured
 from tests.support.connector import Failure, StandInConnector
 
 CARD = {
@@ -79,6 +80,42 @@ def test_the_wire_form_is_the_sdks(activity: Activity) -> None:
     sdks = activity.serialize()
     assert ours == sdks
     assert "attachments" not in ours or ours["attachments"][0]["content"] == CARD
+
+
+def _with_card(card: dict[str, Any]) -> Activity:
+    return MessageFactory.attachment(
+        Attachment(content_type="application/vnd.microsoft.card.adaptive", content=card)
+    )
+
+
+def test_a_measured_card_goes_out_as_the_json_it_was_measured_as() -> None:
+    card = measured(CARD)
+    body = dumps(_with_card(card)).decode()
+    assert json.loads(body) == _with_card(dict(CARD)).serialize()
+    assert card_json_of(card) in body  # spliced, not encoded again (non-ASCII stays escaped)
+    assert "Ação" not in body
+
+
+def test_the_measured_json_is_what_is_sent() -> None:
+    """Proof that the card is not encoded a second time: the JSON it carries is sent."""
+    card = measured(CARD)
+    card.encoded = '{"type":"AdaptiveCard","marker":"kept"}'
+    assert json.loads(encode({"statusCode": 200, "value": card}))["value"]["marker"] == "kept"
+
+
+def test_a_changed_measured_card_is_encoded_afresh() -> None:
+    card = measured(CARD)
+    card["version"] = "1.4"
+    assert json.loads(encode({"value": card}))["value"] == {**CARD, "version": "1.4"}
+
+
+@pytest.mark.parametrize(
+    "text", ["\x00teamcrm-card-0\x00", "\\u0000teamcrm-card-0\\u0000", '"\x00"', "-{}"]
+)
+def test_text_that_looks_like_a_placeholder_is_left_alone(text: str) -> None:
+    card = measured({**CARD, "speak": text})
+    answer = {"statusCode": 200, "note": text, "value": card}
+    assert json.loads(encode(answer)) == {**answer, "value": {**CARD, "speak": text}}
 
 
 def test_non_ascii_text_goes_out_as_utf8() -> None:

@@ -4,12 +4,15 @@ long texts and full pickers, in every language."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from cards import BUDGET_BYTES, card_size, lead_card
+from cards.elements import card_json, card_json_of, measured
 from cards.i18n import Translator
 from cards.lead import LeadCardLimits
+from cards.lists import fitted
 from tests.cards.builders import BUILDERS, LONG
 from tests.cards.conftest import make_contact, make_lead_view, make_user, walk
 
@@ -62,3 +65,37 @@ def test_limits_shrink_only_when_needed() -> None:
     assert LeadCardLimits().halved().halved() == LeadCardLimits(
         participants=2, followers=3, choices=6, comment_chars=150, cc=5
     )
+
+
+@pytest.mark.parametrize("name", ["lead_open", "lead_with_pickers", "lead_huge", "find_huge"])
+def test_a_card_keeps_the_json_it_was_measured_as(name: str, t: Translator) -> None:
+    """The answer sends this JSON instead of encoding the card again: it must be the card."""
+    card = BUILDERS[name](t)
+    assert card_json_of(card) == json.dumps(card, separators=(",", ":"))
+
+
+def test_a_list_card_keeps_the_json_it_was_measured_as(t: Translator) -> None:
+    card = fitted(lambda limit: {"type": "AdaptiveCard", "body": [{"n": n} for n in range(limit)]})
+    assert card_json_of(card) == json.dumps(card, separators=(",", ":"))
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        lambda c: c.__setitem__("version", "1.4"),
+        lambda c: c.__delitem__("version"),
+        lambda c: c.update(version="1.4"),
+        lambda c: c.setdefault("speak", "hello"),
+        lambda c: c.pop("version"),
+        lambda c: c.popitem(),
+        lambda c: c.clear(),
+        lambda c: c.__ior__({"version": "1.4"}),
+    ],
+)
+def test_changing_a_measured_card_forgets_its_json(change: Any) -> None:
+    card = measured({"type": "AdaptiveCard", "version": "1.5", "body": []})
+    assert card_json_of(card) is not None
+    change(card)
+    assert card_json_of(card) is None
+    assert card_json(card) == json.dumps(card, separators=(",", ":"))
+    assert card_json_of(measured(card)) == json.dumps(card, separators=(",", ":"))
