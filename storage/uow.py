@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
@@ -100,14 +100,37 @@ WRITE_ORDER = ("user", "settings", "pipeline", "account", "contact", "lead", "re
 
 @dataclass(slots=True)
 class _Tracked:
-    """An aggregate handed out by this unit of work and what it looked like when loaded."""
+    """An aggregate handed out by this unit of work and what it looked like when loaded.
+
+    What it looked like is worked out only if it is written: most units of work only read,
+    and taking a snapshot of every user, contact and comment a card shows was a measurable
+    share of a read. ``reload`` builds the aggregate again from the row it was loaded from.
+    """
 
     kind: str
     aggregate: Aggregate
     new: bool
     loaded_version: int
-    index_state: object
-    loaded_values: dict[str, Any] | None
+    reload: Callable[[], Aggregate] | None = None
+    _snapshot: tuple[object, dict[str, Any] | None] | None = None
+
+    def _loaded(self) -> tuple[object, dict[str, Any] | None]:
+        if self._snapshot is None:
+            if self.reload is None:
+                self._snapshot = (None, None)
+            else:
+                loaded = self.reload()
+                state = _INDEX_STATE.get(self.kind, _no_state)(loaded)
+                self._snapshot = (state, _VALUES[self.kind](loaded))
+        return self._snapshot
+
+    @property
+    def index_state(self) -> object:
+        return self._loaded()[0]
+
+    @property
+    def loaded_values(self) -> dict[str, Any] | None:
+        return self._loaded()[1]
 
 
 def history_values(event: DomainEvent) -> dict[str, Any]:
@@ -289,13 +312,22 @@ class SqlUnitOfWork:
         found = self._seen.get((kind, key))
         return found.aggregate if found else None
 
-    def remember(self, kind: str, key: str, aggregate: A, *, new: bool) -> A:
+    def remember(
+        self,
+        kind: str,
+        key: str,
+        aggregate: A,
+        *,
+        new: bool,
+        reload: Callable[[], Aggregate] | None = None,
+    ) -> A:
+        """``reload``: for a loaded aggregate, how to build it again as loaded (from its row)."""
         existing = self._seen.get((kind, key))
         if existing is not None:
             return cast(A, existing.aggregate)
-        state = None if new else _INDEX_STATE.get(kind, _no_state)(aggregate)
-        values = None if new else _VALUES[kind](aggregate)
-        self._seen[(kind, key)] = _Tracked(kind, aggregate, new, aggregate.version, state, values)
+        if not new and reload is None:
+            raise TypeError("a loaded aggregate needs the way to build it again as loaded")
+        self._seen[(kind, key)] = _Tracked(kind, aggregate, new, aggregate.version, reload)
         return aggregate
 
     def pending(self, kind: str) -> list[Aggregate]:
@@ -638,7 +670,10 @@ class _Repository:
 
     def _track(self, rows: Iterable[Any]) -> list[Any]:
         return [
-            self._uow.remember(self.kind, row.id, self.from_row(row), new=False) for row in rows
+            self._uow.remember(
+                self.kind, row.id, self.from_row(row), new=False, reload=partial(self.from_row, row)
+            )
+            for row in rows
         ]
 
     def get(self, key: str) -> Any:
@@ -726,7 +761,13 @@ class SqlSettings:
         rows = self._uow.rows(self._get, {"tenant_id": tenant_id})
         if not rows:
             return None
-        return self._uow.remember("settings", tenant_id, mapping.settings_from(rows[0]), new=False)
+        return self._uow.remember(
+            "settings",
+            tenant_id,
+            mapping.settings_from(rows[0]),
+            new=False,
+            reload=partial(mapping.settings_from, rows[0]),
+        )
 
     def add(self, settings: TenantSettings) -> None:
         self._uow.remember("settings", settings.tenant_id, settings, new=True)
