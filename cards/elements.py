@@ -50,6 +50,11 @@ class Measured(dict[str, Any]):
         super().__init__(card)
         self.encoded: str | None = encoded
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Measured:
+        """Itself: a finished card is not changed, and botbuilder deep-copies every activity
+        it sends (for a list card, a tenth of the turn)."""
+        return self
+
 
 def _forgetting(name: str) -> Any:
     method = getattr(dict, name)

@@ -3,6 +3,7 @@ long texts and full pickers, in every language."""
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -99,3 +100,12 @@ def test_changing_a_measured_card_forgets_its_json(change: Any) -> None:
     assert card_json_of(card) is None
     assert card_json(card) == json.dumps(card, separators=(",", ":"))
     assert card_json_of(measured(card)) == json.dumps(card, separators=(",", ":"))
+
+
+def test_a_measured_card_is_shared_not_copied_by_deepcopy() -> None:
+    """botbuilder deep-copies each activity it sends; the finished card needs no copy."""
+    card = measured({"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "x"}]})
+    holder = {"attachments": [{"content": card}]}
+    copied = copy.deepcopy(holder)
+    assert copied["attachments"][0]["content"] is card
+    assert copied["attachments"] is not holder["attachments"]
