@@ -15,7 +15,7 @@ from datetime import datetime
 from functools import cache
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Table, bindparam, delete
+from sqlalchemy import CursorResult, Engine, Table, bindparam, delete
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.dialects import dialect_insert
@@ -77,24 +77,28 @@ def claim_statement(dialect: str) -> Any:
 
 
 class ProcessedActivities:
-    def __init__(
-        self, sessions: sessionmaker[Session], tenant_id: str, clock: Callable[[], datetime]
-    ) -> None:
-        self._sessions = sessions
+    """``engine``: a unit of work's (``storage.uow.unit_of_work_engine``). On PostgreSQL it
+    runs the claim as one statement in autocommit, one round trip instead of three; pysqlite
+    opens the write transaction itself (taking the process's write turn)."""
+
+    def __init__(self, engine: Engine, tenant_id: str, clock: Callable[[], datetime]) -> None:
+        self._engine = engine
         self._tenant_id = tenant_id
         self._clock = clock
 
     def claim(self, activity_id: str) -> bool:
         """True for the first caller only: the insert is the lock, so two workers racing on the
         same redelivery cannot both win."""
-        with translated("activity"), self._sessions() as session, session.begin():
-            statement = claim_statement(session.get_bind().dialect.name)
-            params = {
-                "tenant_id": self._tenant_id,
-                "activity_id": activity_id,
-                "processed_at": self._clock(),
-            }
-            return session.execute(statement, params).first() is not None
+        statement = claim_statement(self._engine.dialect.name)
+        params = {
+            "tenant_id": self._tenant_id,
+            "activity_id": activity_id,
+            "processed_at": self._clock(),
+        }
+        with translated("activity"), self._engine.connect() as connection:
+            claimed = connection.execute(statement, params).first() is not None
+            connection.commit()
+            return claimed
 
 
 def purge_processed_activities(sessions: sessionmaker[Session], before: datetime) -> int:

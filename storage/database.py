@@ -140,7 +140,7 @@ class Database:
         return ConversationReferences(self.sessions, tenant_id, self._clock)
 
     def activities(self, tenant_id: str) -> ProcessedActivities:
-        return ProcessedActivities(self.sessions, tenant_id, self._clock)
+        return ProcessedActivities(self._uow_engine, tenant_id, self._clock)
 
     def purge_processed_activities(self, older_than: timedelta) -> int:
         """Housekeeping for every tenant's claimed activity ids; returns how many went."""
