@@ -179,6 +179,37 @@ def test_commit_writes_history_and_outbox_with_the_change(database: Database) ->
     assert row.occurred_at == AT
 
 
+def test_several_events_keep_their_order_in_history_and_outbox(database: Database) -> None:
+    """One commit, several events: each one's history row and outbox row, in event order (on
+    PostgreSQL both rows of an event go in one statement)."""
+    lead = seed_lead(database)
+    with database.sessions() as session:
+        last_history = session.scalar(select(func.max(HistoryRow.id))) or 0
+        last_outbox = session.scalar(select(func.max(OutboxRow.id))) or 0
+    with database.uow(TENANT) as uow:
+        loaded = uow.leads.get(lead.id)
+        assert loaded is not None
+        pipeline = uow.pipelines.get(loaded.pipeline_id)
+        assert pipeline is not None
+        loaded.change_stage(pipeline, pipeline.stages[2].id, STAMP)
+        loaded.update_details(title="Renamed", stamp=STAMP)
+        loaded.change_stage(pipeline, pipeline.stages[1].id, STAMP)
+        expected = [(e.name, e.as_record()) for e in loaded.events]
+        uow.commit()
+    with database.sessions() as session:
+        history = session.scalars(
+            select(HistoryRow).where(HistoryRow.id > last_history).order_by(HistoryRow.id)
+        ).all()
+        outbox = session.scalars(
+            select(OutboxRow).where(OutboxRow.id > last_outbox).order_by(OutboxRow.id)
+        ).all()
+    assert len(expected) == 3
+    assert [(h.event_name, h.payload) for h in history] == expected
+    assert [(o.event_name, o.payload) for o in outbox] == expected
+    assert all(h.subject_id == lead.id and h.occurred_at == AT for h in history)
+    assert all(o.status == "pending" and o.attempts == 0 for o in outbox)
+
+
 def test_second_session_on_the_same_lead_gets_a_conflict(database: Database) -> None:
     lead = seed_lead(database)
     first, second = database.uow(TENANT), database.uow(TENANT)
