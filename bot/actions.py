@@ -542,7 +542,7 @@ class Actions:
         lead = self.crm.create_lead(
             caller.tenant_id, caller.user_id, title=title, account_id=account_id
         )
-        return self.lead(caller, lead.id)
+        return self.lead(caller, lead.id, changed=lead)
 
 
 # --- card verbs -------------------------------------------------------------------------------
@@ -805,7 +805,7 @@ def _account_new_lead(actions: Actions, caller: Caller, data: CardData) -> Card:
         title=data.text(verbs.IN_LEAD_TITLE),
         account_id=data.id(verbs.ACCOUNT_ID),
     )
-    return actions.lead(caller, lead.id)
+    return actions.lead(caller, lead.id, changed=lead)
 
 
 @verb(verbs.CONTACT_SHOW)

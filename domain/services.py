@@ -949,7 +949,10 @@ class CRM:
             )
             uow.leads.add(lead)
             self._recompute_statuses(uow, stamp, changed=[lead], contact_ids=[lead.contact_id])
+            loaded = lead.version
             uow.commit()
+            # For the card that answers it (see ``lead_view``), like any other lead change.
+            self._last_change.value = _Changed(tenant_id, viewer, lead, account, loaded, pipeline)
             return lead
 
     def get_lead(self, tenant_id: TenantId, actor_id: UserId, lead_id: str) -> Lead:

@@ -118,3 +118,24 @@ def test_a_pipeline_kept_by_another_change_is_not_used_for_a_different_lead(
     other = crm.create_lead(TENANT, ALICE, title="Second deal", account_id=world.account)
     view = crm.lead_view(TENANT, ALICE, other.id, changed=moved)
     assert view.pipeline.id == other.pipeline_id != world.pipeline
+
+
+def test_the_card_answering_a_new_lead_is_built_from_what_creating_it_loaded(
+    crm: CRM, world: World, database: FakeDatabase
+) -> None:
+    created = crm.create_lead(TENANT, ALICE, title="Brand new", account_id=world.account)
+    answered = crm.lead_view(TENANT, ALICE, created.id, changed=created)
+    assert answered == crm.lead_view(TENANT, ALICE, created.id)
+    _rename_behind_our_back(database, created.id, "Renamed meanwhile")
+    again = crm.create_lead(TENANT, ALICE, title="Second", account_id=world.account)
+    _rename_behind_our_back(database, again.id, "Renamed meanwhile")
+    assert crm.lead_view(TENANT, ALICE, again.id, changed=again).lead.title == "Second"
+    assert crm.lead_view(TENANT, ALICE, again.id).lead.title == "Renamed meanwhile"
+
+
+def test_a_new_lead_handed_to_someone_else_is_read_with_their_rights(
+    crm: CRM, world: World
+) -> None:
+    created = crm.create_lead(TENANT, ALICE, title="Alice's", account_id=world.account)
+    with pytest.raises(AccessDenied):
+        crm.lead_view(TENANT, BOB, created.id, changed=created)
