@@ -20,6 +20,7 @@ from bot.actions import Actions
 from bot.adapter import build_adapter
 from bot.config import Settings
 from bot.graph import GraphInstaller, graph_installer
+from bot.housekeeping import Schedule, housekeeping
 from bot.http import MessagesEndpoint, healthz, readyz
 from bot.identity import ConversationRef, Speaker
 from bot.notify.dispatcher import Dispatcher, DispatcherOptions
@@ -42,6 +43,7 @@ logger = logging.getLogger(__name__)
 # botbuilder's state keys carry channel and conversation ids already: one partition for all.
 STATE_PARTITION = "botbuilder"
 DISPATCHER_STOP_SECONDS = 10.0
+HOUSEKEEPING = Schedule()
 
 
 class StorageRegistry:
@@ -172,16 +174,24 @@ def create_app(
         )
         app[RUNTIME] = runtime
         stop = asyncio.Event()
-        task = (
-            asyncio.create_task(runtime.dispatcher.run(stop)) if settings.run_dispatcher else None
+        tasks = (
+            {
+                asyncio.create_task(runtime.dispatcher.run(stop)),
+                asyncio.create_task(
+                    housekeeping(runtime.database, runtime.executor, stop, HOUSEKEEPING)
+                ),
+            }
+            if settings.run_dispatcher
+            else set()
         )
         try:
             yield
         finally:
             stop.set()
-            if task is not None:
-                await asyncio.wait({task}, timeout=DISPATCHER_STOP_SECONDS)
-                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=DISPATCHER_STOP_SECONDS)
+                for task in tasks:
+                    task.cancel()
             runtime.executor.shutdown(wait=True, cancel_futures=False)
             await runtime.outbound.close()
             if runtime.installer is not None:

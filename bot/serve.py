@@ -139,6 +139,7 @@ def run_worker(_args: argparse.Namespace) -> int:
         return 2
     configure_logging(secrets=[settings.app_password])
     from bot.app import build_runtime  # noqa: PLC0415 - keeps `teamcrm --help` fast
+    from bot.housekeeping import housekeeping  # noqa: PLC0415 - likewise
 
     async def main() -> None:
         # Handlers first: a SIGTERM while starting up must still end the process cleanly.
@@ -149,7 +150,10 @@ def run_worker(_args: argparse.Namespace) -> int:
         runtime = await asyncio.to_thread(build_runtime, settings)
         logger.info("TeamCRM notification worker %s running", runtime.dispatcher.worker_id)
         try:
-            await runtime.dispatcher.run(stop)
+            await asyncio.gather(
+                runtime.dispatcher.run(stop),
+                housekeeping(runtime.database, runtime.executor, stop),
+            )
         finally:
             runtime.executor.shutdown(wait=True)
             runtime.database.dispose()
