@@ -1,8 +1,9 @@
 """What the service tidies by itself, in the process that delivers notifications.
 
 Every message and every card press that changes something records its Teams activity id, so a
-redelivery is applied once. Teams redelivers within minutes; without this, that table grew by
-one row per turn for ever.
+redelivery is applied once, and every change leaves an outbox row for the notifications it
+causes. Teams redelivers within minutes and the history table keeps every event; without this,
+both tables grew by a row per turn for ever.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ logger = logging.getLogger(__name__)
 
 class Purges(Protocol):
     def purge_processed_activities(self, older_than: timedelta) -> int: ...
+    def purge_settled_outbox(self, older_than: timedelta) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +31,7 @@ class Schedule:
     first_after: float = 60.0  # not at start-up: a restart loop must not mean a purge loop
     every: float = 3600.0
     keep_activity_ids: timedelta = timedelta(days=2)
+    keep_settled_outbox: timedelta = timedelta(days=7)
 
 
 async def housekeeping(
@@ -40,17 +43,20 @@ async def housekeeping(
     while not await _stopped(stop, wait):
         wait = schedule.every
         try:
-            removed = await loop.run_in_executor(
+            ids = await loop.run_in_executor(
                 executor, database.purge_processed_activities, schedule.keep_activity_ids
             )
+            outbox = await loop.run_in_executor(
+                executor, database.purge_settled_outbox, schedule.keep_settled_outbox
+            )
         except StorageError as error:
-            logger.warning("housekeeping: could not purge activity ids (%s)", error)
+            logger.warning("housekeeping: could not purge (%s); trying again later", error)
             continue
         except Exception:
             logger.exception("housekeeping failed; trying again later")
             continue
-        if removed:
-            logger.info("housekeeping: forgot %d applied activity ids", removed)
+        if ids or outbox:
+            logger.info("housekeeping: forgot %d activity ids and %d outbox rows", ids, outbox)
 
 
 async def _stopped(stop: asyncio.Event, seconds: float) -> bool:

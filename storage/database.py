@@ -146,6 +146,10 @@ class Database:
         """Housekeeping for every tenant's claimed activity ids; returns how many went."""
         return purge_processed_activities(self.sessions, self._clock() - older_than)
 
+    def purge_settled_outbox(self, older_than: timedelta) -> int:
+        """Housekeeping for the outbox: messages settled (done, undeliverable) long ago."""
+        return self.outbox().purge_settled(self._clock() - older_than)
+
     def notifications(self) -> NotificationStore:
         """Across tenants, like the outbox: follower notifications and their preferences."""
         return NotificationStore(self.sessions, self.dialect, self._clock)

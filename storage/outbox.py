@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, and_, func, or_, select, update
+from sqlalchemy import CursorResult, and_, delete, func, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from storage.errors import translated
@@ -140,6 +140,20 @@ class Outbox:
             last_error=error[:2000],
             done_at=self._clock(),
         )
+
+    def purge_settled(self, before: datetime) -> int:
+        """Forget messages done or undeliverable before ``before``: the history table keeps
+        every event; a settled outbox row is only worth a look while it is recent."""
+        statement = (
+            delete(OutboxRow)
+            .where(
+                OutboxRow.status.in_([OutboxStatus.DONE.value, OutboxStatus.UNDELIVERABLE.value]),
+                OutboxRow.done_at < before,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        with translated("outbox"), self._sessions() as session, session.begin():
+            return cast(CursorResult[Any], session.execute(statement)).rowcount
 
     def counts(self) -> dict[str, int]:
         """Messages per status, for health checks and tests."""

@@ -17,9 +17,15 @@ from storage.errors import StorageUnavailable
 from storage.rows import ProcessedActivityRow
 from tests.bot.conftest import settings_for, start_service
 from tests.domain.fakes import FakeClock
+from tests.storage.test_outbox import enqueue
 from tests.support.connector import StandInConnector
 
-QUICK = Schedule(first_after=0.0, every=0.05, keep_activity_ids=timedelta(days=2))
+QUICK = Schedule(
+    first_after=0.0,
+    every=0.05,
+    keep_activity_ids=timedelta(days=2),
+    keep_settled_outbox=timedelta(days=7),
+)
 
 
 async def _until(condition: object, seconds: float = 5.0) -> None:
@@ -37,13 +43,20 @@ def _stored(database: Database, tenant: str) -> set[str]:
         return set(rows.scalars())
 
 
-async def test_old_ids_go_and_recent_ones_stay(database: Database, clock: FakeClock) -> None:
+async def test_old_ids_and_settled_outbox_rows_go_recent_ones_stay(
+    database: Database, clock: FakeClock
+) -> None:
     database.activities("t1").claim("old")
-    clock.advance(days=3)
+    enqueue(database, clock, 2)
+    old, recent = database.outbox().claim("w1", limit=2)
+    database.outbox().mark_done(old.id, "w1")
+    clock.advance(days=8)
+    database.outbox().mark_done(recent.id, "w1")
     database.activities("t1").claim("recent")
     stop = asyncio.Event()
     with ThreadPoolExecutor(1) as executor:
         task = asyncio.create_task(housekeeping(database, executor, stop, QUICK))
+        await _until(lambda: database.outbox().counts() == {"done": 1})
         await _until(lambda: "old" not in _stored(database, "t1"))
         stop.set()
         await asyncio.wait_for(task, timeout=2)
@@ -60,6 +73,9 @@ class _Flaky:
         self.calls += 1
         if self.calls == 1:
             raise StorageUnavailable("database down")
+        return 0
+
+    def purge_settled_outbox(self, older_than: timedelta) -> int:
         return 0
 
 

@@ -107,3 +107,19 @@ def test_concurrent_workers_never_claim_the_same_message(
     every = [message_id for ids in claimed.values() for message_id in ids]
     assert len(every) == 120
     assert len(set(every)) == 120
+
+
+def test_settled_messages_are_purged_after_a_while_and_pending_ones_never(
+    database: Database, clock: FakeClock
+) -> None:
+    enqueue(database, clock, 4)
+    outbox = database.outbox()
+    old_done, old_undeliverable, recent_done, left = outbox.claim("w1", limit=4)
+    assert outbox.mark_done(old_done.id, "w1")
+    assert outbox.mark_undeliverable(old_undeliverable.id, "w1", "blocked")
+    clock.advance(days=8)
+    assert outbox.mark_done(recent_done.id, "w1")
+    assert outbox.retry_at(left.id, "w1", clock.now(), "throttled")  # pending again, 8 days old
+    assert database.purge_settled_outbox(timedelta(days=7)) == 2
+    assert outbox.counts() == {"done": 1, "pending": 1}
+    assert database.purge_settled_outbox(timedelta(days=7)) == 0
