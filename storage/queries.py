@@ -26,6 +26,7 @@ from sqlalchemy import (
     bindparam,
     exists,
     func,
+    literal_column,
     or_,
     select,
     true,
@@ -482,12 +483,29 @@ def _summary_statement(admin: bool) -> Any:
 
 
 @cache
-def _found_leads_statement(admin: bool, number: bool) -> Any:
-    """Leads whose title starts with the text bound as ``title``, or numbered ``number``."""
+def _found_leads_statement(admin: bool, number: bool, sqlite: bool = False) -> Any:
+    """Leads whose title starts with the text bound as ``title``, or numbered ``number``.
+
+    Newest first, so every match is sorted: a four-letter prefix matches about a thousand of
+    110,000 leads. On SQLite the matches are picked from the title index alone (it holds the
+    number and the rowid) and only the rows shown are read: every turn writes, which empties
+    the other connections' page caches, so reading a thousand rows was a thousand page reads.
+    """
     condition = _starts_with(_leads.c.title_key, "title")
     if number:
         condition = or_(_leads.c.number == bindparam("number"), condition)
-    return _lead_base(admin).where(condition).order_by(_leads.c.number.desc()).limit(_LIMIT)
+    newest = _leads.c.number.desc()
+    if not sqlite:
+        return _lead_base(admin).where(condition).order_by(newest).limit(_LIMIT)
+    rowid: ColumnElement[int] = literal_column("leads.rowid")
+    picked = (
+        select(rowid)
+        .select_from(_leads)
+        .where(_leads.c.tenant_id == _TENANT, _lead_visible(admin), condition)
+        .order_by(newest)
+        .limit(_LIMIT)
+    )
+    return _lead_base(admin).where(rowid.in_(picked)).order_by(newest)
 
 
 @cache
@@ -784,7 +802,9 @@ class SqlQueries:
         params = self._params(viewer, **_prefix("title", query), limit=_limit(limit))
         if number is not None:
             params["number"] = int(number.group(1))
-        statement = _found_leads_statement(viewer.is_admin, number is not None)
+        statement = _found_leads_statement(
+            viewer.is_admin, number is not None, self._engine.dialect.name == "sqlite"
+        )
         rows = self._all(statement, params)
         leads = tuple(_lead_summary(row) for row in rows)
         if number is not None:

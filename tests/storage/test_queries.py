@@ -199,6 +199,29 @@ def test_find_searches_names_titles_emails_and_lead_numbers(crm: CRM, queries: S
     assert queries.find(admin, "   ").leads == ()
 
 
+def test_found_leads_are_the_newest_matches_each_viewer_may_see(
+    crm: CRM, queries: SqlQueries
+) -> None:
+    """More matches than shown: the newest first, and a seller's own only (SQLite picks them
+    from the title index before reading any row: the same answer either way)."""
+    made = [
+        crm.create_lead(TENANT, ALICE if n % 2 else BOB, title=f"Fleet {n:02d}") for n in range(12)
+    ]
+    crm.create_lead(TENANT, ADMIN, title="Flight school")  # starts like them, newest of all
+    crm.create_lead(TENANT, ADMIN, title="Other deal")
+    newest = sorted(made, key=lambda lead: lead.number, reverse=True)
+    admin = queries.find(queries.viewer(ADMIN), "fleet", limit=5).leads
+    assert [lead.id for lead in admin] == [lead.id for lead in newest[:5]]
+    assert [lead.title for lead in queries.find(queries.viewer(ADMIN), "fl", limit=2).leads] == [
+        "Flight school",
+        newest[0].title,
+    ]
+    alices = [lead for lead in newest if lead.owner_id == ALICE]
+    seen = queries.find(queries.viewer(ALICE), "fleet", limit=4).leads
+    assert [lead.id for lead in seen] == [lead.id for lead in alices[:4]]
+    assert all(lead.account_name is None for lead in seen)
+
+
 def test_users_by_name_prefix(crm: CRM, queries: SqlQueries) -> None:
     assert [u.id for u in queries.users(name_prefix="al").items] == [ALICE]
     walked = all_pages(queries.users, limit=1)
