@@ -299,8 +299,9 @@ async def closed_loop(
 
 def write_section(path: Path, heading: str, body: str, keep: str = "### Findings") -> None:
     """Replace (or append) the ``## heading`` section, leaving every other section as it is and
-    carrying over the section's hand-written ``keep`` subsection (the analysis of the figures).
-    Re-reads the file right before writing: other benchmarks write their own sections."""
+    carrying over the section's hand-written part: the ``keep`` subsection and every subsection
+    after it (the analysis of the figures, the profiles). Re-reads the file right before
+    writing: other benchmarks write their own sections."""
     text = path.read_text(encoding="utf-8") if path.exists() else "# Benchmarks\n"
     marker = f"## {heading}\n"
     kept = ""
@@ -312,8 +313,7 @@ def write_section(path: Path, heading: str, body: str, keep: str = "### Findings
         )
         start = old.find(keep + "\n")
         if start >= 0:
-            end = old.find("\n### ", start + len(keep))
-            kept = old[start:] if end < 0 else old[start : end + 1]
+            kept = old[start:]
     else:
         before, after = text.rstrip("\n") + "\n\n", ""
     section = (
