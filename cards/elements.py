@@ -80,9 +80,27 @@ for _name in (
     setattr(Measured, _name, _forgetting(_name))
 
 
+class StaleCard(AssertionError):
+    """A measured card was changed inside after it was measured (see ``Measured``)."""
+
+
+# The test suite turns this on: every measured card's JSON is then checked against a fresh
+# encoding when it is used, so a builder that changes a finished card cannot go unnoticed.
+VERIFY_MEASURED = False
+
+
 def card_json_of(value: object) -> str | None:
     """The JSON a measured card was measured as, if it still holds."""
-    return value.encoded if isinstance(value, Measured) else None
+    if not isinstance(value, Measured):
+        return None
+    stale = (
+        VERIFY_MEASURED
+        and value.encoded is not None
+        and value.encoded != json.dumps(value, separators=(",", ":"))
+    )
+    if stale:
+        raise StaleCard("a measured card was changed after it was measured")
+    return value.encoded
 
 
 def measured(card: Card) -> Measured:

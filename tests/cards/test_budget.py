@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from cards import BUDGET_BYTES, card_size, lead_card
-from cards.elements import card_json, card_json_of, measured
+from cards.elements import StaleCard, card_json, card_json_of, measured
 from cards.i18n import Translator
 from cards.lead import LeadCardLimits
 from cards.lists import fitted
@@ -109,3 +109,11 @@ def test_a_measured_card_is_shared_not_copied_by_deepcopy() -> None:
     copied = copy.deepcopy(holder)
     assert copied["attachments"][0]["content"] is card
     assert copied["attachments"] is not holder["attachments"]
+
+
+def test_a_card_changed_inside_after_it_was_measured_is_caught_in_tests() -> None:
+    """Changes inside a measured card's lists are not tracked; the suite's check catches them."""
+    card = measured({"type": "AdaptiveCard", "body": [{"type": "TextBlock", "text": "x"}]})
+    card["body"].append({"type": "TextBlock", "text": "added later"})
+    with pytest.raises(StaleCard):
+        card_json_of(card)
