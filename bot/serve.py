@@ -138,7 +138,7 @@ def run_worker(_args: argparse.Namespace) -> int:
         print(f"teamcrm worker: {error}")  # noqa: T201 - a CLI error goes to the terminal
         return 2
     configure_logging(secrets=[settings.app_password])
-    from bot.app import build_runtime  # noqa: PLC0415 - keeps `teamcrm --help` fast
+    from bot.app import HOUSEKEEPING, build_runtime  # noqa: PLC0415 - keeps `teamcrm --help` fast
     from bot.housekeeping import housekeeping  # noqa: PLC0415 - likewise
 
     async def main() -> None:
@@ -152,7 +152,7 @@ def run_worker(_args: argparse.Namespace) -> int:
         try:
             await asyncio.gather(
                 runtime.dispatcher.run(stop),
-                housekeeping(runtime.database, runtime.executor, stop),
+                housekeeping(runtime.database, runtime.executor, stop, HOUSEKEEPING),
             )
         finally:
             runtime.executor.shutdown(wait=True)

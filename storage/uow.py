@@ -109,10 +109,13 @@ class _Tracked:
 
     kind: str
     aggregate: Aggregate
-    new: bool
     loaded_version: int
-    reload: Callable[[], Aggregate] | None = None
+    reload: Callable[[], Aggregate] | None = None  # None: new in this unit of work
     _snapshot: tuple[object, dict[str, Any] | None] | None = None
+
+    @property
+    def new(self) -> bool:
+        return self.reload is None
 
     def _loaded(self) -> tuple[object, dict[str, Any] | None]:
         if self._snapshot is None:
@@ -325,22 +328,22 @@ class SqlUnitOfWork:
         found = self._seen.get((kind, key))
         return found.aggregate if found else None
 
-    def remember(
-        self,
-        kind: str,
-        key: str,
-        aggregate: A,
-        *,
-        new: bool,
-        reload: Callable[[], Aggregate] | None = None,
-    ) -> A:
-        """``reload``: for a loaded aggregate, how to build it again as loaded (from its row)."""
+    def remember(self, kind: str, key: str, aggregate: A) -> A:
+        """A new aggregate, written at commit."""
         existing = self._seen.get((kind, key))
         if existing is not None:
             return cast(A, existing.aggregate)
-        if not new and reload is None:
-            raise TypeError("a loaded aggregate needs the way to build it again as loaded")
-        self._seen[(kind, key)] = _Tracked(kind, aggregate, new, aggregate.version, reload)
+        self._seen[(kind, key)] = _Tracked(kind, aggregate, aggregate.version)
+        return aggregate
+
+    def remember_loaded(self, kind: str, key: str, build: Callable[[], A]) -> A:
+        """An aggregate built from a row by ``build``, which can build it again as loaded for
+        the commit to compare with; the one already handed out when this unit of work has it."""
+        existing = self._seen.get((kind, key))
+        if existing is not None:
+            return cast(A, existing.aggregate)
+        aggregate = build()
+        self._seen[(kind, key)] = _Tracked(kind, aggregate, aggregate.version, build)
         return aggregate
 
     def pending(self, kind: str) -> list[Aggregate]:
@@ -702,9 +705,7 @@ class _Repository:
 
     def _track(self, rows: Iterable[Any]) -> list[Any]:
         return [
-            self._uow.remember(
-                self.kind, row.id, self.from_row(row), new=False, reload=partial(self.from_row, row)
-            )
+            self._uow.remember_loaded(self.kind, row.id, partial(self.from_row, row))
             for row in rows
         ]
 
@@ -735,7 +736,7 @@ class _Repository:
         return {key: result[key] for key in wanted if key in result}
 
     def add(self, aggregate: Any) -> None:
-        self._uow.remember(self.kind, aggregate.id, aggregate, new=True)
+        self._uow.remember(self.kind, aggregate.id, aggregate)
 
 
 class SqlUsers(_Repository):
@@ -793,16 +794,12 @@ class SqlSettings:
         rows = self._uow.rows(self._get, {"tenant_id": tenant_id})
         if not rows:
             return None
-        return self._uow.remember(
-            "settings",
-            tenant_id,
-            mapping.settings_from(rows[0]),
-            new=False,
-            reload=partial(mapping.settings_from, rows[0]),
+        return self._uow.remember_loaded(
+            "settings", tenant_id, partial(mapping.settings_from, rows[0])
         )
 
     def add(self, settings: TenantSettings) -> None:
-        self._uow.remember("settings", settings.tenant_id, settings, new=True)
+        self._uow.remember("settings", settings.tenant_id, settings)
 
 
 class SqlPipelines(_Repository):

@@ -31,6 +31,7 @@ from botbuilder.schema import (
 
 from bot.outbound import FastConversations
 from bot.teams import CARD_CONTENT_TYPE, card_attachment
+from cards.elements import card_json_of
 
 logger = logging.getLogger(__name__)
 
@@ -220,9 +221,11 @@ class _EncodedCards:
             self._cards.move_to_end(id(card))
             return found[1]
         try:
-            encoded = json.dumps(card, ensure_ascii=False, separators=(",", ":")).encode()
+            # A card the builders measured carries its JSON already (cards.elements.Measured).
+            text = card_json_of(card) or json.dumps(card, ensure_ascii=False, separators=(",", ":"))
         except (TypeError, ValueError):  # not plain JSON: let the connector client encode it
             return None
+        encoded = text.encode()
         self._cards[id(card)] = (card, encoded)
         if len(self._cards) > CARDS_ENCODED_KEPT:
             self._cards.popitem(last=False)

@@ -21,6 +21,7 @@ from domain.users import Role, User
 from storage.database import Database
 from storage.errors import StorageUnavailable
 from storage.rows import HistoryRow, LeadFollowerRow, OutboxRow, metadata
+from storage.uow import SqlUnitOfWork
 from tests.domain.fakes import FakeClock
 from tests.storage.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
 
@@ -158,14 +159,19 @@ def test_leaving_without_commit_writes_nothing(database: Database) -> None:
     assert count(database, HistoryRow) == 0
 
 
+def _lead_and_pipeline(uow: SqlUnitOfWork, lead_id: str) -> tuple[Lead, Pipeline]:
+    lead = uow.leads.get(lead_id)
+    assert lead is not None
+    pipeline = uow.pipelines.get(lead.pipeline_id)
+    assert pipeline is not None
+    return lead, pipeline
+
+
 def test_commit_writes_history_and_outbox_with_the_change(database: Database) -> None:
     lead = seed_lead(database)
     history, outbox = count(database, HistoryRow), count(database, OutboxRow)
     with database.uow(TENANT) as uow:
-        loaded = uow.leads.get(lead.id)
-        assert loaded is not None
-        pipeline = uow.pipelines.get(loaded.pipeline_id)
-        assert pipeline is not None
+        loaded, pipeline = _lead_and_pipeline(uow, lead.id)
         loaded.change_stage(pipeline, pipeline.stages[2].id, STAMP)
         uow.commit()
         assert loaded.version == 2
@@ -187,10 +193,7 @@ def test_several_events_keep_their_order_in_history_and_outbox(database: Databas
         last_history = session.scalar(select(func.max(HistoryRow.id))) or 0
         last_outbox = session.scalar(select(func.max(OutboxRow.id))) or 0
     with database.uow(TENANT) as uow:
-        loaded = uow.leads.get(lead.id)
-        assert loaded is not None
-        pipeline = uow.pipelines.get(loaded.pipeline_id)
-        assert pipeline is not None
+        loaded, pipeline = _lead_and_pipeline(uow, lead.id)
         loaded.change_stage(pipeline, pipeline.stages[2].id, STAMP)
         loaded.update_details(title="Renamed", stamp=STAMP)
         loaded.change_stage(pipeline, pipeline.stages[1].id, STAMP)
