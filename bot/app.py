@@ -18,7 +18,7 @@ from botframework.connector.auth import ServiceClientCredentialsFactory
 
 from bot.actions import Actions
 from bot.adapter import build_adapter
-from bot.config import Settings
+from bot.config import Settings, worker_threads_for
 from bot.graph import GraphInstaller, graph_installer
 from bot.housekeeping import Schedule, housekeeping
 from bot.http import MessagesEndpoint, healthz, readyz
@@ -112,7 +112,8 @@ def build_runtime(
     if settings.auto_migrate:
         database.upgrade()
     crm = CRM(database.uow)
-    executor = ThreadPoolExecutor(settings.worker_threads, thread_name_prefix="teamcrm")
+    threads = settings.worker_threads or worker_threads_for(database.dialect)
+    executor = ThreadPoolExecutor(threads, thread_name_prefix="teamcrm")
     outbound = Outbound()
     adapter = build_adapter(settings, credentials_factory, outbound)
     installer = graph_installer(settings)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import gc
 import logging
 import os
 import signal
@@ -61,8 +62,27 @@ def run(args: argparse.Namespace) -> int:
     if processes > 1:
         return _serve_many(settings, host, port, processes)
     logger.info("TeamCRM listening on %s:%s", host, port)
-    web.run_app(create_app(settings), host=host, port=port, print=None, access_log=None)
+    web.run_app(serving(create_app(settings)), host=host, port=port, print=None, access_log=None)
     return 0
+
+
+def settle_heap() -> None:
+    """Hide what start-up built (modules, the SDK, table definitions: some 140,000 objects)
+    from the cyclic garbage collector. Its full collections otherwise walk all of it every few
+    seconds under load, pausing every turn in flight 50-70 ms (measured); afterwards they walk
+    only what turns left alive, a few ms. Reference counting still frees hidden objects."""
+    gc.collect()
+    gc.freeze()
+
+
+def serving(app: web.Application) -> web.Application:
+    """``app`` as a long-lived service process runs it (tests run apps without this)."""
+
+    async def started(_app: web.Application) -> None:
+        settle_heap()  # after the runtime's start-up context: what it built is hidden too
+
+    app.on_startup.append(started)
+    return app
 
 
 def _serve_many(settings: Settings, host: str, port: int, count: int) -> int:
@@ -84,6 +104,7 @@ def _serve_many(settings: Settings, host: str, port: int, count: int) -> int:
         finally:
             database.dispose()  # no connection may cross the fork
     listener = socket.create_server((host, port), backlog=1024)
+    settle_heap()  # before the fork: pages the children only read stay shared
     children: dict[int, int] = {}
     for index in range(count):
         child = replace(
@@ -93,7 +114,7 @@ def _serve_many(settings: Settings, host: str, port: int, count: int) -> int:
         if pid == 0:  # pragma: no cover - runs in the child, measured by the serve tests
             code = 1
             try:
-                web.run_app(create_app(child), sock=listener, print=None, access_log=None)
+                web.run_app(serving(create_app(child)), sock=listener, print=None, access_log=None)
                 code = 0
             except BaseException:
                 logger.exception("service process failed")
@@ -148,6 +169,7 @@ def run_worker(_args: argparse.Namespace) -> int:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         runtime = await asyncio.to_thread(build_runtime, settings)
+        settle_heap()
         logger.info("TeamCRM notification worker %s running", runtime.dispatcher.worker_id)
         try:
             await asyncio.gather(

@@ -32,7 +32,9 @@ def test_a_bad_process_count_is_refused_with_its_name(text: str) -> None:
 
 
 def test_worker_threads_default_and_bounds() -> None:
-    assert Settings.from_env({}, dotenv=NO_DOTENV).worker_threads == 2
+    assert Settings.from_env({}, dotenv=NO_DOTENV).worker_threads == 0  # picked by database
+    auto = {"TEAMCRM_WORKER_THREADS": "auto"}
+    assert Settings.from_env(auto, dotenv=NO_DOTENV).worker_threads == 0
     env = {"TEAMCRM_WORKER_THREADS": "12"}
     assert Settings.from_env(env, dotenv=NO_DOTENV).worker_threads == 12
     for bad in ("0", "many", str(MAX_WORKER_THREADS + 1)):

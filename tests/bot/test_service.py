@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-import pytest
+import gc
 
+import pytest
+from aiohttp import web
+
+from bot.app import create_app
+from bot.serve import serving
 from domain.errors import DomainError
 from storage.database import Database
 from tests.bot.conftest import ALICE, Service, database, settings_for, start_service  # noqa: F401
@@ -103,3 +108,44 @@ async def test_tenants_outside_the_allow_list_are_refused_and_nothing_is_stored(
     finally:
         await running.http.close()
         await runner.cleanup()
+
+
+async def test_database_work_gets_one_thread_on_sqlite_and_two_on_postgresql(
+    service: Service,
+) -> None:
+    # pysqlite hands the GIL over at every row: a second thread there only costs (config.py).
+    runtime = service.runtime
+    expected = 1 if runtime.database.dialect == "sqlite" else 2
+    assert runtime.executor._max_workers == expected
+
+
+async def test_an_admin_can_still_choose_the_worker_threads(
+    database: Database,  # noqa: F811 - the fixture imported above
+    connector: StandInConnector,
+) -> None:
+    running, runner = await start_service(
+        settings_for(database, worker_threads=3), connector, "tenant-threads"
+    )
+    try:
+        assert running.runtime.executor._max_workers == 3
+    finally:
+        await running.http.close()
+        await runner.cleanup()
+
+
+async def test_a_started_service_hides_its_start_up_heap_from_the_collector(
+    database: Database,  # noqa: F811 - the fixture imported above
+) -> None:
+    """Full collections walk only what turns leave alive, not the whole SDK (bot/serve.py)."""
+    gc.unfreeze()
+    gc.collect()
+    before = len(gc.get_objects())
+    runner = web.AppRunner(serving(create_app(settings_for(database))), access_log=None)
+    try:
+        await runner.setup()  # runs the start-up hooks, as `teamcrm serve` does
+        hidden, seen = gc.get_freeze_count(), len(gc.get_objects())
+    finally:
+        await runner.cleanup()
+        gc.unfreeze()
+    assert hidden >= before  # everything alive at start-up, the runtime included
+    assert seen < hidden // 10
