@@ -7,7 +7,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from domain.common import Stamp
 from domain.errors import AlreadyApplied, Conflict, NotFound
@@ -199,3 +199,51 @@ def test_threads_see_only_their_own_pending_claim(crm: CRM, database: Database, 
         ]
         assert [result.result(timeout=30) for result in results] == [True, True, True]
     assert claimed(database) == [(TENANT, "activity-a"), (TENANT, "activity-b")]
+
+
+def test_an_activity_claimed_before_the_change_writes_nothing(
+    crm: CRM, database: Database, lead: Lead, stages: list[str]
+) -> None:
+    """Here the update itself would match (the version is current): the claim alone stops it."""
+    assert database.activities(TENANT).claim("activity-1")  # a message's up-front claim
+    before = written(database, lead)
+    with claim_on_commit(TENANT, "activity-1") as claim, pytest.raises(AlreadyApplied):
+        crm.change_stage(TENANT, ALICE, lead.id, stages[1])
+    assert not done(claim)
+    assert written(database, lead) == before
+    assert crm.get_lead(TENANT, ALICE, lead.id).stage_id == lead.stage_id
+
+
+def test_a_lead_change_commits_in_one_statement_on_postgresql(
+    crm: CRM, database: Database, lead: Lead, stages: list[str]
+) -> None:
+    """The update, the claim, the history and the outbox rows: one round trip, no BEGIN."""
+    with database.uow(TENANT) as uow:
+        loaded = uow.leads.get(lead.id)
+        pipeline = uow.pipelines.default()
+        assert loaded is not None
+        assert pipeline is not None
+        stamp = Stamp(actor_id=ALICE, at=loaded.created_at)
+        loaded.change_stage(pipeline, stages[1], stamp)
+        loaded.change_stage(pipeline, stages[2], stamp)  # two events in one commit
+        statements: list[str] = []
+
+        def count(*args: object) -> None:
+            statements.append(str(args[2]))
+
+        event.listen(database.engine, "before_cursor_execute", count)
+        try:
+            with claim_on_commit(TENANT, "activity-1"):
+                uow.commit()
+        finally:
+            event.remove(database.engine, "before_cursor_execute", count)
+    if database.dialect == "postgresql":
+        assert len(statements) == 1, statements
+    assert written(database, lead)[0] == lead.version + 1
+    with database.sessions() as session:
+        events = session.scalars(
+            select(HistoryRow.event_name).where(HistoryRow.subject_id == lead.id)
+        ).all()
+    assert events.count("lead.stage_changed") == 2
+    assert claimed(database) == [(TENANT, "activity-1")]
+    assert crm.get_lead(TENANT, ALICE, lead.id).stage_id == stages[2]
