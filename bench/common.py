@@ -294,6 +294,59 @@ async def closed_loop(
     return result
 
 
+@dataclass
+class Case:
+    """One workload of an interleaved run: its requests and the process that serves them."""
+
+    name: str
+    request: Request
+    pid: int
+
+
+async def interleaved(
+    cases: Sequence[Case],
+    *,
+    concurrency: int,
+    seconds: float,
+    warmup: float,
+    slices: int,
+    settle: float = 0.25,
+    refusals: Callable[[], Awaitable[int]] | None = None,
+) -> dict[str, LoadResult]:
+    """Every case for ``seconds`` in all, in ``slices`` turns taken round-robin: the machine's
+    slow and fast phases (it is shared) fall on baselines and TeamCRM alike, so their ratio
+    holds still where figures measured one after the other swung by a third. Each case is
+    warmed up for ``warmup`` before its first slice and ``settle`` before the others (the
+    closed loop ramping up); CPU per request counts every answer, as ``closed_loop`` does.
+    ``refusals`` counts refusal cards that reached the connector: a case's slices that added
+    some get them as errors (a refused message is still answered 201)."""
+    results = {c.name: LoadResult(c.name, concurrency, 0.0) for c in cases}
+    cpu = dict.fromkeys(results, 0.0)
+    for turn in range(slices):
+        for case in cases:
+            before = cpu_seconds(case.pid)
+            refused = await refusals() if refusals is not None else 0
+            part = await closed_loop(
+                case.name,
+                case.request,
+                concurrency=concurrency,
+                seconds=seconds / slices,
+                warmup=warmup if turn == 0 else settle,
+            )
+            cpu[case.name] += cpu_seconds(case.pid) - before
+            if refusals is not None and (refused := await refusals() - refused):
+                part.errors["refusal card"] = part.errors.get("refusal card", 0) + refused
+            total = results[case.name]
+            total.seconds += part.seconds
+            total.latencies_ms += part.latencies_ms
+            total.answered += part.answered
+            for problem, n in part.errors.items():
+                total.errors[problem] = total.errors.get(problem, 0) + n
+    for name, total in results.items():
+        total.cpu_ms = cpu[name] * 1000 / max(total.answered, 1)
+    return results
+
+
 # --- BENCHMARKS.md ---------------------------------------------------------------------------
 
 

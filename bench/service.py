@@ -10,9 +10,11 @@ write (``lead.change_stage`` Action.Execute answered with the refreshed card, al
 stages), search (``find <text>`` answered through the connector), new lead (``new lead <title>``);
 the echo bot's message and Action.Execute; bare aiohttp. Also the service's start-up time
 (process start to ``/readyz`` 200, schema migrated) and its RSS after 10,000 requests.
-The full run seeds bench/storage.py's data set (200,000 leads) on SQLite and PostgreSQL and
-writes ``## Service`` of BENCHMARKS.md; ``--quick`` (CI) seeds 1% on SQLite, runs briefly and
-writes nothing. Exits non-zero only on a crash, never on a missed target.
+Cases at one concurrency run interleaved in slices of about a second, so baselines and
+TeamCRM share the machine's phases. The full run seeds bench/storage.py's data set (200,000
+leads) on SQLite and PostgreSQL and writes ``## Service`` of BENCHMARKS.md; ``--quick`` (CI)
+seeds 1% on SQLite, runs briefly and writes nothing. Exits non-zero only on a crash, never on
+a missed target.
 """
 
 from __future__ import annotations
@@ -38,15 +40,16 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import (
     ROOT,
+    Case,
     Child,
     Children,
     LoadResult,
     Request,
     children,
     closed_loop,
-    cpu_seconds,
     fix_path,
     free_port,
+    interleaved,
     load_average,
     machine,
     now_utc,
@@ -84,6 +87,7 @@ WRITE_RATIO = 1.5
 READ_RATIO = 2.0
 MESSAGE_RATIO = 1.0
 P99_MS_AT_16 = 100.0
+PROFILE_LEVEL = 16
 RSS_MB = 250.0
 STARTUP_S = 2.0
 
@@ -275,6 +279,7 @@ class Options:
     profile: bool
     write: bool
     processes: int = 1
+    slices: int = 1
 
 
 @dataclass
@@ -440,25 +445,6 @@ async def run_level(  # noqa: PLR0917 - the servers and state of one engine's ru
     rng = random.Random(level)  # noqa: S311 - which lead to show
     leads = data.leads
 
-    async def load(name: str, request: Request, pid: int) -> LoadResult:
-        refusals = (await connector.stats())["error_cards"]
-        cpu = cpu_seconds(pid)
-        result = await closed_loop(
-            name, request, concurrency=level, seconds=options.seconds, warmup=options.warmup
-        )
-        result.cpu_ms = (cpu_seconds(pid) - cpu) * 1000 / max(result.answered, 1)
-        refused = (await connector.stats())["error_cards"] - refusals
-        if refused:  # a refusal card sent through the connector (answered 201 all the same)
-            result.errors["refusal card (whole run)"] = refused
-        total = result.count + result.error_count
-        print(  # noqa: T201 - progress on the terminal
-            f"  {data.engine:<10} c={level:<3} {name:<22} {result.rate:8.1f}/s "
-            f"p50 {result.p(50):7.2f} p95 {result.p(95):7.2f} p99 {result.p(99):7.2f} ms "
-            f"cpu {result.cpu_ms:5.1f} ms/req n={total} errors={result.errors or 0}",
-            flush=True,
-        )
-        return result
-
     def bare_request() -> Request:
         async def request(http: aiohttp.ClientSession, n: int) -> str | None:
             async with http.post(
@@ -469,48 +455,87 @@ async def run_level(  # noqa: PLR0917 - the servers and state of one engine's ru
 
         return request
 
-    baselines: dict[str, tuple[Request, int]] = {
-        "bare aiohttp": (bare_request(), bare.pid),
-        "echo: message": (
+    def search_text(n: int) -> str:
+        return f"find {SEARCH_WORDS[n % len(SEARCH_WORDS)]}"
+
+    async def refusals() -> int:
+        return int((await connector.stats())["error_cards"])
+
+    baselines = [
+        Case("bare aiohttp", bare_request(), bare.pid),
+        Case(
+            "echo: message",
             message_request(echo.url, cid, "tenant-echo", echo_user, lambda n: f"hello {n}"),
             echo.pid,
         ),
-        "echo: Action.Execute": (
+        Case(
+            "echo: Action.Execute",
             invoke_request(echo.url, cid, "tenant-echo", echo_user, lambda n: ("echo", {"n": n})),
             echo.pid,
         ),
-    }
-    for name, (request, pid) in baselines.items():
-        run.baselines[(name, level)] = await load(name, request, pid)
-
-    workloads: dict[str, Request] = {
-        "read (lead.refresh)": invoke_request(
-            server.url,
-            cid,
-            tenant,
-            user,
-            lambda n: (verbs.LEAD_REFRESH, {verbs.LEAD_ID: rng.choice(leads)}),
+    ]
+    write = invoke_request(server.url, cid, tenant, user, presses.press, presses.done)
+    workloads = [
+        Case(
+            "read (lead.refresh)",
+            invoke_request(
+                server.url,
+                cid,
+                tenant,
+                user,
+                lambda n: (verbs.LEAD_REFRESH, {verbs.LEAD_ID: rng.choice(leads)}),
+            ),
+            server.pid,
         ),
-        "write (change stage)": invoke_request(
-            server.url, cid, tenant, user, presses.press, presses.done
+        Case("write (change stage)", write, server.pid),
+        Case(
+            "search (find)",
+            message_request(server.url, cid, tenant, user, search_text),
+            server.pid,
         ),
-        "search (find)": message_request(
-            server.url, cid, tenant, user, lambda n: f"find {SEARCH_WORDS[n % len(SEARCH_WORDS)]}"
+        Case(
+            "new lead",
+            message_request(
+                server.url, cid, tenant, user, lambda n: f"new lead Bench pilot {level}-{n}"
+            ),
+            server.pid,
         ),
-        "new lead": message_request(
-            server.url, cid, tenant, user, lambda n: f"new lead Bench pilot {level}-{n}"
-        ),
-    }
+    ]
+    results = await interleaved(
+        [*baselines, *workloads],
+        concurrency=level,
+        seconds=options.seconds,
+        warmup=options.warmup,
+        slices=options.slices,
+        refusals=refusals,
+    )
     sent = 0
-    for name, request in workloads.items():
-        spying = profile_out is not None and name.startswith("write") and level == 16
-        with (
-            py_spy(server.pid, options.seconds, profile_out) if spying else contextlib.nullcontext()
-        ):  # type: ignore[arg-type]
-            result = await load(name, request, server.pid)
-        run.results[(name, level)] = result
-        sent += result.count + result.error_count
+    for case in [*baselines, *workloads]:
+        result = results[case.name]
+        _print(data.engine, level, result)
+        if case in baselines:
+            run.baselines[(case.name, level)] = result
+        else:
+            run.results[(case.name, level)] = result
+            sent += result.count + result.error_count
+    if profile_out is not None and level == PROFILE_LEVEL:
+        # Apart from the measured slices: py-spy slows the process it samples.
+        with py_spy(server.pid, options.seconds, profile_out):
+            spied = await closed_loop(
+                "write (profiled)", write, concurrency=level, seconds=options.seconds, warmup=0
+            )
+        sent += spied.count + spied.error_count
     return sent
+
+
+def _print(engine: str, level: int, result: LoadResult) -> None:
+    print(  # noqa: T201 - progress on the terminal
+        f"  {engine:<10} c={level:<3} {result.name:<22} {result.rate:8.1f}/s "
+        f"p50 {result.p(50):7.2f} p95 {result.p(95):7.2f} p99 {result.p(99):7.2f} ms "
+        f"cpu {result.cpu_ms:5.1f} ms/req n={result.count + result.error_count} "
+        f"errors={result.errors or 0}",
+        flush=True,
+    )
 
 
 async def run_engine(  # noqa: PLR0917 - the run's servers, passed along
@@ -600,8 +625,10 @@ def render(options: Options, runs: list[EngineRun], command: str, started: str, 
         f"{'es' if options.processes > 1 else ''}, anonymous, dispatcher off), as the "
         "bench/storage.py tenant's "
         "admin on its largest tenant. Measured "
-        f"{options.seconds:g} s per case after {options.warmup:g} s of warm-up; baselines are "
-        "re-measured next to each engine's runs and ratios use those.",
+        f"{options.seconds:g} s per case after {options.warmup:g} s of warm-up, in "
+        f"{options.slices} slices taken round-robin with the baselines (bare aiohttp, echo bot) "
+        "at each concurrency, so the shared machine's slow and fast phases fall on both sides "
+        "of every ratio.",
         "",
     ]
     for run in runs:
@@ -717,6 +744,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--processes", type=int, default=1, help="TeamCRM service processes (TEAMCRM_PROCESSES)"
     )
+    parser.add_argument(
+        "--slices",
+        type=int,
+        help="each case's seconds cut into this many turns, round-robin with the others "
+        "(default: one per second)",
+    )
     args = parser.parse_args(argv)
     engines = (args.engines or ("sqlite" if args.quick else "sqlite,postgresql")).split(",")
     options = Options(
@@ -730,6 +763,7 @@ def main(argv: list[str] | None = None) -> int:
         write=not args.quick and not args.no_write and args.processes == 1,
         processes=args.processes,
     )
+    options.slices = max(1, args.slices or round(options.seconds))
     command = "python bench/service.py " + " ".join(argv if argv is not None else sys.argv[1:])
     # A SIGTERM unwinds like Ctrl-C, so every child process and scratch database goes too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
