@@ -111,6 +111,7 @@ def build_runtime(
     database = Database(settings.database_url)
     if settings.auto_migrate:
         database.upgrade()
+    database.checkpoint_in_background()
     crm = CRM(database.uow)
     threads = settings.worker_threads or worker_threads_for(database.dialect)
     executor = ThreadPoolExecutor(threads, thread_name_prefix="teamcrm")

@@ -27,7 +27,7 @@ from storage.kv import KeyValueStore
 from storage.notifications import NotificationStore
 from storage.outbox import Outbox
 from storage.queries import SqlQueries
-from storage.sqlite import serialized_connections
+from storage.sqlite import Checkpointer, serialized_connections
 from storage.uow import SqlUnitOfWork, unit_of_work_engine
 
 logger = logging.getLogger(__name__)
@@ -113,6 +113,7 @@ class Database:
         self.read_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         self._uow_engine = unit_of_work_engine(self.engine)
         self._clock = clock or (lambda: datetime.now(UTC))
+        self._checkpointer: Checkpointer | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Database:
@@ -185,8 +186,29 @@ class Database:
         self.upgrade()
         return True
 
+    def checkpoint_in_background(self, interval: float = 1.0) -> bool:
+        """SQLite file: its write-ahead log is copied back by a thread of its own, not by
+        whichever turn's commit crosses SQLite's threshold (``storage.sqlite.Checkpointer``).
+        For long-lived processes (the service, the worker); ``dispose`` stops the thread.
+        False where there is nothing to do (PostgreSQL, in-memory SQLite)."""
+        path = self.url.database
+        if self.dialect != "sqlite" or not path or path == ":memory:":
+            return False
+        if self._checkpointer is None:
+
+            def leave_checkpoints(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+                dbapi_connection.execute("PRAGMA wal_autocheckpoint=0")
+
+            event.listen(self.engine, "connect", leave_checkpoints)
+            self.engine.dispose()  # pooled connections were opened with SQLite's default
+            self._checkpointer = Checkpointer(path, interval)
+        return True
+
     def dispose(self) -> None:
         self.engine.dispose()
+        if self._checkpointer is not None:
+            self._checkpointer.stop()
+            self._checkpointer = None
 
     def __repr__(self) -> str:
         return f"Database({self.url.render_as_string(hide_password=True)!r})"
