@@ -714,7 +714,7 @@ async def main_async(options: Options, command: str) -> list[EngineRun]:
     print(report)  # noqa: T201
     if options.write:
         profiles = [r for r in runs if r.profile]
-        write_section(ROOT / "BENCHMARKS.md", "Service", report + _profile_text(profiles))
+        write_section(ROOT / "BENCHMARKS.md", "Service", report + "\n" + _profile_text(profiles))
     return runs
 
 
