@@ -93,6 +93,8 @@ class Runtime:
     adapter: CloudAdapter
     bot: CrmBot
     executor: ThreadPoolExecutor
+    # Notification delivery and housekeeping: their batches never hold up a turn.
+    background: ThreadPoolExecutor
     messages: MessagesEndpoint
     state: DatabaseStorage
     dispatcher: Dispatcher
@@ -115,6 +117,7 @@ def build_runtime(
     crm = CRM(database.uow)
     threads = settings.worker_threads or worker_threads_for(database.dialect)
     executor = ThreadPoolExecutor(threads, thread_name_prefix="teamcrm")
+    background = ThreadPoolExecutor(threads, thread_name_prefix="teamcrm-background")
     outbound = Outbound()
     adapter = build_adapter(settings, credentials_factory, outbound)
     installer = graph_installer(settings)
@@ -122,7 +125,7 @@ def build_runtime(
         database,
         crm,
         Sender(adapter, settings.app_id),
-        executor,
+        background,
         DispatcherOptions(
             window=timedelta(seconds=settings.notify_window_seconds),
             lease=timedelta(seconds=max(settings.notify_lease_seconds, 1.0)),
@@ -150,6 +153,7 @@ def build_runtime(
         adapter=adapter,
         bot=bot,
         executor=executor,
+        background=background,
         messages=MessagesEndpoint(adapter, bot),
         state=DatabaseStorage(database.key_value_store(STATE_PARTITION), executor),
         dispatcher=dispatcher,
@@ -180,7 +184,7 @@ def create_app(
             {
                 asyncio.create_task(runtime.dispatcher.run(stop)),
                 asyncio.create_task(
-                    housekeeping(runtime.database, runtime.executor, stop, HOUSEKEEPING)
+                    housekeeping(runtime.database, runtime.background, stop, HOUSEKEEPING)
                 ),
             }
             if settings.run_dispatcher
@@ -195,6 +199,7 @@ def create_app(
                 for task in tasks:
                     task.cancel()
             runtime.executor.shutdown(wait=True, cancel_futures=False)
+            runtime.background.shutdown(wait=True, cancel_futures=False)
             await runtime.outbound.close()
             if runtime.installer is not None:
                 runtime.installer.close()

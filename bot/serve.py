@@ -174,10 +174,11 @@ def run_worker(_args: argparse.Namespace) -> int:
         try:
             await asyncio.gather(
                 runtime.dispatcher.run(stop),
-                housekeeping(runtime.database, runtime.executor, stop, HOUSEKEEPING),
+                housekeeping(runtime.database, runtime.background, stop, HOUSEKEEPING),
             )
         finally:
             runtime.executor.shutdown(wait=True)
+            runtime.background.shutdown(wait=True)
             runtime.database.dispose()
 
     asyncio.run(main())

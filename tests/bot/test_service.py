@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import threading
 
 import pytest
 from aiohttp import web
@@ -149,3 +151,26 @@ async def test_a_started_service_hides_its_start_up_heap_from_the_collector(
         gc.unfreeze()
     assert hidden >= before  # everything alive at start-up, the runtime included
     assert seen < hidden // 10
+
+
+async def test_a_long_notification_batch_does_not_hold_up_turns(service: Service) -> None:
+    """Delivery and housekeeping run on threads of their own: with one thread for turns (on
+    SQLite), a fan-out drawing a thousand cards would otherwise make everyone wait."""
+    runtime = service.runtime
+    assert runtime.dispatcher._executor is runtime.background
+    assert runtime.background is not runtime.executor
+    busy, release = threading.Event(), threading.Event()
+
+    def batch() -> None:
+        busy.set()
+        release.wait(timeout=30)
+
+    held = [runtime.background.submit(batch) for _ in range(runtime.background._max_workers)]
+    try:
+        assert busy.wait(timeout=5)
+        card = await asyncio.wait_for(service.say("help"), timeout=10)
+        assert "help" in texts(card).lower()
+    finally:
+        release.set()
+        for job in held:
+            job.result(timeout=30)
