@@ -27,11 +27,12 @@ def _autocheckpoint(database: Database) -> int:
         return int(connection.execute(text("PRAGMA wal_autocheckpoint")).scalar_one())
 
 
-def _wal_frames(path: Path) -> tuple[int, int]:
-    """(frames in the log, frames copied back) as a no-op checkpoint reports them."""
+def _wal_frames(path: Path) -> tuple[int, int] | None:
+    """(frames in the log, frames copied back) as a checkpoint reports them; None while the
+    thread's own checkpoint is running (SQLite then answers busy, -1, -1)."""
     with sqlite3.connect(path) as connection:
-        _busy, log, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-    return int(log), int(copied)
+        busy, log, copied = connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return None if busy else (int(log), int(copied))
 
 
 def test_writers_leave_checkpoints_to_the_thread_which_copies_the_log_back(
@@ -50,8 +51,11 @@ def test_writers_leave_checkpoints_to_the_thread_which_copies_the_log_back(
         crm.register_user(TENANT, ALICE, display_name="Alice", email="alice@example.com")
         leads = [crm.create_lead(TENANT, ALICE, title=f"Lead {n}") for n in range(30)]
         deadline = time.monotonic() + 10
-        while (frames := _wal_frames(path))[0] != frames[1] and time.monotonic() < deadline:
+        frames = _wal_frames(path)
+        while (frames is None or frames[0] != frames[1]) and time.monotonic() < deadline:
             time.sleep(0.05)
+            frames = _wal_frames(path)
+        assert frames is not None
         log, copied = frames
         assert log > 0
         assert copied == log  # everything written is in the database file too
