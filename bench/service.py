@@ -752,9 +752,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     engines = (args.engines or ("sqlite" if args.quick else "sqlite,postgresql")).split(",")
+    seconds = args.seconds or (0.8 if args.quick else 5.0)
     options = Options(
         quick=args.quick,
-        seconds=args.seconds or (0.8 if args.quick else 5.0),
+        seconds=seconds,
         warmup=args.warmup or (0.3 if args.quick else 2.0),
         engines=[e.strip() for e in engines if e.strip()],
         pg_url=args.pg_url,
@@ -762,8 +763,8 @@ def main(argv: list[str] | None = None) -> int:
         # BENCHMARKS.md holds the shipped default (one process); other counts print only.
         write=not args.quick and not args.no_write and args.processes == 1,
         processes=args.processes,
+        slices=max(1, args.slices or round(seconds)),
     )
-    options.slices = max(1, args.slices or round(options.seconds))
     command = "python bench/service.py " + " ".join(argv if argv is not None else sys.argv[1:])
     # A SIGTERM unwinds like Ctrl-C, so every child process and scratch database goes too.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))

@@ -246,7 +246,7 @@ class SqlUnitOfWork:
             return  # nothing to write: no transaction at all
         try:
             with translated(kind):
-                if _one_lead_update(self, changed):
+                if self._one_lead_update(changed):
                     self._commit_lead_update(changed[0], events, claim)
                 else:
                     # The claim first: a redelivery then waits on the first delivery's row
@@ -289,6 +289,20 @@ class SqlUnitOfWork:
         self.execute(_insert(HistoryRow), [history_values(e) for e in events])
         self.execute(_insert(OutboxRow), [outbox_values(e, now) for e in events])
 
+    def _one_lead_update(self, changed: list[_Tracked]) -> bool:
+        """Whether ``changed`` is one loaded lead whose own row is all that changes (its
+        followers, tags and participants as loaded), with no transaction open: then
+        PostgreSQL commits it in one statement (``_commit_lead_update``)."""
+        if self.dialect != "postgresql" or self._writing or len(changed) != 1:
+            return False
+        tracked = changed[0]
+        return (
+            tracked.kind == "lead"
+            and not tracked.new
+            and tracked.aggregate.tenant_id == self.tenant_id
+            and tracked.index_state == _lead_index(tracked.aggregate)
+        )
+
     def _commit_lead_update(
         self, tracked: _Tracked, events: list[DomainEvent], claim: PendingClaim | None
     ) -> None:
@@ -300,13 +314,12 @@ class SqlUnitOfWork:
         A redelivery waits on the lead's row instead of the claim's, then matches nothing
         (the version moved): the claim is looked up only then, to tell it from a Conflict."""
         lead = cast(Lead, tracked.aggregate)
-        values = mapping.lead_values(lead)
-        loaded = tracked.loaded_values or {}
-        columns = tuple(n for n, v in values.items() if n != "version" and loaded.get(n) != v)
+        changed = _changed(tracked, mapping.lead_values(lead))
+        columns = tuple(changed)
         now = self._clock()
         history = [history_values(e) for e in events]
         outbox = [outbox_values(e, now) for e in events]
-        params: dict[str, Any] = {f"u_{c}": values[c] for c in columns}
+        params: dict[str, Any] = {f"u_{c}": v for c, v in changed.items()}
         params |= {
             "u_version": tracked.loaded_version + 1,
             "w_tenant": self.tenant_id,
@@ -411,10 +424,8 @@ class SqlUnitOfWork:
         # Only the columns that changed: fewer index entries to rewrite, and on PostgreSQL an
         # update that touches no indexed column can stay on its page (a HOT update). The SET
         # clause comes from the parameters' names, so the statement itself is built once.
-        loaded = tracked.loaded_values or {}
-        changed = {name: value for name, value in values.items() if loaded.get(name) != value}
         params = {
-            **changed,
+            **_changed(tracked, values),
             "version": tracked.loaded_version + 1,
             "w_tenant": self.tenant_id,
             "w_key": key,
@@ -573,19 +584,10 @@ class SqlUnitOfWork:
         self._write_row(ReminderRow, tracked, mapping.reminder_values(reminder))
 
 
-def _one_lead_update(uow: SqlUnitOfWork, changed: list[_Tracked]) -> bool:
-    """Whether ``changed`` is one loaded lead whose own row is all that changes (its
-    followers, tags and participants as loaded), with no transaction open: then PostgreSQL
-    commits it in one statement (``SqlUnitOfWork._commit_lead_update``)."""
-    if uow.dialect != "postgresql" or uow._writing or len(changed) != 1:
-        return False
-    tracked = changed[0]
-    return (
-        tracked.kind == "lead"
-        and not tracked.new
-        and tracked.aggregate.tenant_id == uow.tenant_id
-        and tracked.index_state == _lead_index(tracked.aggregate)
-    )
+def _changed(tracked: _Tracked, values: dict[str, Any]) -> dict[str, Any]:
+    """The columns whose values differ from what was loaded; the version is the writer's."""
+    loaded = tracked.loaded_values or {}
+    return {n: v for n, v in values.items() if n != "version" and loaded.get(n) != v}
 
 
 def _no_state(aggregate: Aggregate) -> object:
@@ -707,12 +709,7 @@ def _lead_update_commit(
     event ``i``'s history and outbox rows."""
     leads = _table(LeadRow)
     updated = (
-        update(leads)
-        .where(
-            leads.c.tenant_id == bindparam("w_tenant"),
-            leads.c.id == bindparam("w_key"),
-            leads.c.version == bindparam("w_version"),
-        )
+        _guarded(LeadRow)
         .values({c: bindparam(f"u_{c}", type_=leads.c[c].type) for c in (*columns, "version")})
         .returning(leads.c.id)
         .cte("updated")

@@ -12,10 +12,11 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from sqlalchemy import create_engine, delete
+from sqlalchemy import create_engine, delete, event
 from sqlalchemy.engine import URL
 from sqlalchemy.schema import CreateSchema, DropSchema
 
@@ -135,3 +136,19 @@ def crm(database: Database, clock: FakeClock) -> CRM:
 
 def url_of(database: Database) -> str:
     return database.url.render_as_string(hide_password=False)
+
+
+@contextmanager
+def statements(database: Database) -> Iterator[list[str]]:
+    """The SQL sent to the database while the block runs (round trips, for the tests that
+    count them)."""
+    seen: list[str] = []
+
+    def record(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(database.engine, "before_cursor_execute", record)
+    try:
+        yield seen
+    finally:
+        event.remove(database.engine, "before_cursor_execute", record)

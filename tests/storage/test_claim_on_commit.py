@@ -7,17 +7,19 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from sqlalchemy import event, func, select
+from sqlalchemy import func, select
 
 from domain.common import Stamp
 from domain.errors import AlreadyApplied, Conflict, NotFound
 from domain.leads import Lead
 from domain.services import CRM
+from domain.settings import Pipeline
 from storage.activities import PendingClaim, claim_on_commit, pending_claim
 from storage.database import Database
 from storage.rows import HistoryRow, LeadRow, OutboxRow, ProcessedActivityRow
+from storage.uow import SqlUnitOfWork
 from tests.domain.fakes import FakeClock
-from tests.storage.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
+from tests.storage.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT, statements
 
 
 def claimed(database: Database) -> list[tuple[str, str]]:
@@ -38,6 +40,15 @@ def written(database: Database, lead: Lead) -> tuple[int, int, int]:
 def done(claim: PendingClaim) -> bool:
     """Read afresh: a commit flips it, which mypy's narrowing of ``claim.done`` cannot see."""
     return claim.done
+
+
+def loaded_with_pipeline(uow: SqlUnitOfWork, lead: Lead) -> tuple[Lead, Pipeline]:
+    """``lead`` as this unit of work loads it, and the default pipeline it sits in."""
+    loaded = uow.leads.get(lead.id)
+    pipeline = uow.pipelines.default()
+    assert loaded is not None
+    assert pipeline is not None
+    return loaded, pipeline
 
 
 @pytest.fixture
@@ -125,10 +136,7 @@ def test_a_failed_commit_leaves_the_claim_to_the_retry_which_records_it_once(
 ) -> None:
     """A commit that fails after inserting the claim takes the claim back with it."""
     with database.uow(TENANT) as uow:
-        stale = uow.leads.get(lead.id)
-        pipeline = uow.pipelines.default()
-        assert stale is not None
-        assert pipeline is not None
+        stale, pipeline = loaded_with_pipeline(uow, lead)
         crm.change_stage(TENANT, ADMIN, lead.id, stages[2])
         with claim_on_commit(TENANT, "activity-1") as claim:
             stale.change_stage(pipeline, stages[1], Stamp(actor_id=ALICE, at=clock.now()))
@@ -219,26 +227,14 @@ def test_a_lead_change_commits_in_one_statement_on_postgresql(
 ) -> None:
     """The update, the claim, the history and the outbox rows: one round trip, no BEGIN."""
     with database.uow(TENANT) as uow:
-        loaded = uow.leads.get(lead.id)
-        pipeline = uow.pipelines.default()
-        assert loaded is not None
-        assert pipeline is not None
+        loaded, pipeline = loaded_with_pipeline(uow, lead)
         stamp = Stamp(actor_id=ALICE, at=loaded.created_at)
         loaded.change_stage(pipeline, stages[1], stamp)
         loaded.change_stage(pipeline, stages[2], stamp)  # two events in one commit
-        statements: list[str] = []
-
-        def count(*args: object) -> None:
-            statements.append(str(args[2]))
-
-        event.listen(database.engine, "before_cursor_execute", count)
-        try:
-            with claim_on_commit(TENANT, "activity-1"):
-                uow.commit()
-        finally:
-            event.remove(database.engine, "before_cursor_execute", count)
+        with statements(database) as sent, claim_on_commit(TENANT, "activity-1"):
+            uow.commit()
     if database.dialect == "postgresql":
-        assert len(statements) == 1, statements
+        assert len(sent) == 1, sent
     assert written(database, lead)[0] == lead.version + 1
     with database.sessions() as session:
         events = session.scalars(

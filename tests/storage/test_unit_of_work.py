@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
 
 import pytest
-from sqlalchemy import Row, event, func, select
+from sqlalchemy import Row, func, select
 
 from domain.accounts import Account, Classification, Direction
 from domain.common import Stamp
@@ -24,7 +23,7 @@ from storage.errors import StorageUnavailable
 from storage.rows import HistoryRow, LeadFollowerRow, OutboxRow, metadata
 from storage.uow import SqlUnitOfWork
 from tests.domain.fakes import FakeClock
-from tests.storage.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT
+from tests.storage.conftest import ADMIN, ALICE, BOB, OTHER_TENANT, TENANT, statements
 
 AT = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 STAMP = Stamp(actor_id=ADMIN, at=AT)
@@ -416,41 +415,27 @@ def test_unreachable_database_is_unavailable_not_a_sqlalchemy_error() -> None:
     database.dispose()
 
 
-def _statements(database: Database) -> tuple[list[str], Any]:
-    seen: list[str] = []
-
-    def count(*args: object) -> None:
-        seen.append(str(args[2]))
-
-    event.listen(database.engine, "before_cursor_execute", count)
-    return seen, count
-
-
 def test_a_lead_comes_with_its_account_and_pipeline_in_one_statement(
     crm: CRM, database: Database
 ) -> None:
     account = crm.create_account(TENANT, ALICE, name="Acme")
     lead = crm.create_lead(TENANT, ALICE, title="Fleet", account_id=account.id)
     alone = crm.create_lead(TENANT, ALICE, title="Walk-in")
-    seen, count = _statements(database)
-    try:
-        with database.uow(TENANT) as uow:
-            loaded = uow.leads.get(lead.id)
-            assert loaded is not None
-            found = uow.accounts.get(AccountId(account.id))
-            assert found is not None
-            assert found.name == "Acme"
-            pipeline = uow.pipelines.get(loaded.pipeline_id)
-            assert pipeline is not None
-            assert loaded.stage_id in {stage.id for stage in pipeline.stages}
-            assert len(seen) == 1
-            without = uow.leads.get(alone.id)
-            assert without is not None
-            assert without.account_id is None
-            assert uow.leads.get("no-such-lead") is None
-            assert len(seen) == 3
-    finally:
-        event.remove(database.engine, "before_cursor_execute", count)
+    with statements(database) as seen, database.uow(TENANT) as uow:
+        loaded = uow.leads.get(lead.id)
+        assert loaded is not None
+        found = uow.accounts.get(AccountId(account.id))
+        assert found is not None
+        assert found.name == "Acme"
+        pipeline = uow.pipelines.get(loaded.pipeline_id)
+        assert pipeline is not None
+        assert loaded.stage_id in {stage.id for stage in pipeline.stages}
+        assert len(seen) == 1
+        without = uow.leads.get(alone.id)
+        assert without is not None
+        assert without.account_id is None
+        assert uow.leads.get("no-such-lead") is None
+        assert len(seen) == 3
 
 
 def test_a_lead_does_not_replace_an_account_the_unit_of_work_already_changed(
