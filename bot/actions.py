@@ -38,7 +38,7 @@ from cards.account import account_card
 from cards.contact import contact_card
 from cards.elements import Button, Card
 from cards.i18n import Translator
-from cards.lead import lead_card
+from cards.lead import Pickable, lead_card
 from cards.lists import find_card, my_leads_card, pipeline_card, stages_by_id
 from cards.messages import domain_error_card, error_card, help_card, info_card, welcome_card
 from cards.notification import chosen_kinds, lead_preferences_card, preferences_card
@@ -54,7 +54,6 @@ from domain.notifications import (
 from domain.queries import (
     AccountFilter,
     ContactFilter,
-    ContactSummary,
     LeadFilter,
     LeadSummary,
     Queries,
@@ -309,14 +308,22 @@ class Actions:
     # --- rendering --------------------------------------------------------------------------
 
     def lead(self, caller: Caller, lead_id: str, changed: Lead | None = None) -> Card:
-        view = self.crm.lead_view(caller.tenant_id, caller.user_id, lead_id, changed=changed)
-        contacts: Sequence[ContactSummary] = ()
+        view = self.crm.lead_view(
+            caller.tenant_id,
+            caller.user_id,
+            lead_id,
+            changed=changed,
+            account_people=CONTACTS_SHOWN,
+        )
+        contacts: Sequence[Pickable] = view.account_people or ()
         colleagues: Sequence[UserSummary] = ()
         if view.can_change:
             # The choices the card offers: the account's people and colleagues to add.
             queries = self._queries(caller.tenant_id)
-            viewer = view.viewer or queries.viewer(caller.user_id)
-            if view.lead.account_id:
+            if view.lead.account_id and view.account_people is None:
+                # Not read with the lead: the viewer works the deal without seeing the
+                # account, so the query lists only the account's people they may see.
+                viewer = view.viewer or queries.viewer(caller.user_id)
                 where = ContactFilter(account_id=view.lead.account_id)
                 contacts = queries.contacts(viewer, where, limit=CONTACTS_SHOWN).items
             colleagues = self._colleagues(caller.tenant_id, queries)

@@ -59,6 +59,13 @@ class AccountRepository(Protocol):
 class ContactRepository(Protocol):
     def get(self, contact_id: str) -> Contact | None: ...
     def get_many(self, contact_ids: Iterable[str]) -> dict[ContactId, Contact]: ...
+    def get_many_with_account(
+        self, contact_ids: Iterable[str], account_id: AccountId, first: int
+    ) -> tuple[dict[ContactId, Contact], list[Contact]]:
+        """These contacts, and the account's ``first`` contacts by name: a lead card names its
+        people and offers the account's in its pickers, read together."""
+        ...
+
     def add(self, contact: Contact) -> None: ...
 
 
@@ -82,7 +89,12 @@ class LeadRepository(Protocol):
 
 class CommentRepository(Protocol):
     def add(self, comment: Comment) -> None: ...
-    def latest(self, lead_id: LeadId, limit: int) -> list[Comment]: ...
+    def latest(
+        self, lead_id: LeadId, limit: int, *, with_users: Iterable[UserId] = ()
+    ) -> list[Comment]:
+        """Newest first. ``with_users``: these users and the comments' authors are loaded in the
+        same read, so a card's names come from the unit of work rather than another query."""
+        ...
 
 
 class ReminderRepository(Protocol):

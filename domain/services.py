@@ -115,6 +115,9 @@ class LeadView:
     comment_authors: Mapping[UserId, User] = field(default_factory=dict)
     # Who it was resolved for: the card's choices are listed with the same rights.
     viewer: Viewer | None = None
+    # The account's first contacts by name, for the card's pickers, when they were asked for
+    # and the viewer may change the lead and see the account; None when not read here.
+    account_people: tuple[Contact, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -974,13 +977,21 @@ class CRM:
             return lead
 
     def lead_view(
-        self, tenant_id: TenantId, actor_id: UserId, lead_id: str, *, changed: Lead | None = None
+        self,
+        tenant_id: TenantId,
+        actor_id: UserId,
+        lead_id: str,
+        *,
+        changed: Lead | None = None,
+        account_people: int = 0,
     ) -> LeadView:
         """The lead and everything its card shows, read through one unit of work.
 
         ``changed``: the lead a change use case just returned, for the card that answers it.
         The viewer, lead and account that change loaded (milliseconds ago, and the lead as it
         committed it) are used again rather than read a second time.
+        ``account_people``: how many of the account's contacts the card's pickers offer; read
+        with the lead's own people when the viewer may change the lead and see the account.
         """
         kept = self._handed_over(tenant_id, actor_id, changed) if changed is not None else None
         pipeline = None
@@ -993,18 +1004,25 @@ class CRM:
                 lead = self._lead(uow, lead_id)
                 viewer = None
                 account = self._lead_account(uow, lead)
-            comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS))
-            # Everyone the card names, and the viewer: one read of users rather than two.
-            uow.users.get_many(
-                [actor_id, lead.owner_id, *lead.follower_ids, *(c.author_id for c in comments)]
-            )
+            # Everyone the card names, and the viewer, come with the comments: one read.
+            named = [actor_id, lead.owner_id, *lead.follower_ids]
+            comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS, with_users=named))
             if viewer is None:
                 viewer = self._viewer(uow, actor_id)
             if not can_view_lead(viewer, lead, account):
                 raise AccessDenied("lead", lead_id=lead_id)
+            can_change = can_change_lead(viewer, lead, account)
+            offered = account is not None and can_change and can_view_account(viewer, account)
             return replace(
-                self._lead_view_base(uow, lead, account, comments, pipeline),
-                can_change=can_change_lead(viewer, lead, account),
+                self._lead_view_base(
+                    uow,
+                    lead,
+                    account,
+                    comments,
+                    pipeline,
+                    account_people=account_people if offered else 0,
+                ),
+                can_change=can_change,
                 viewer_follows=viewer.user_id in lead.follower_ids,
                 viewer=viewer,
             )
@@ -1043,16 +1061,24 @@ class CRM:
         account: Account | None,
         comments: tuple[Comment, ...] | None = None,
         pipeline: Pipeline | None = None,
+        *,
+        account_people: int = 0,
     ) -> LeadView:
-        """Everything a lead card shows but the viewer's own rights."""
+        """Everything a lead card shows but the viewer's own rights; with ``account_people``,
+        that many of the account's contacts too (the caller has checked the viewer's rights)."""
         if pipeline is None:
             pipeline = self._pipeline(uow, lead.pipeline_id)
-        people = uow.contacts.get_many(
-            [p.contact_id for p in lead.participants]
-            + ([lead.contact_id] if lead.contact_id else [])
+        on_lead = [p.contact_id for p in lead.participants] + (
+            [lead.contact_id] if lead.contact_id else []
         )
+        listed: list[Contact] | None = None
+        if account_people > 0 and account is not None:
+            people, listed = uow.contacts.get_many_with_account(on_lead, account.id, account_people)
+        else:
+            people = uow.contacts.get_many(on_lead)
         if comments is None:
-            comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS))
+            named = [lead.owner_id, *lead.follower_ids]
+            comments = tuple(uow.comments.latest(lead.id, LATEST_COMMENTS, with_users=named))
         users = uow.users.get_many(
             [*lead.follower_ids, lead.owner_id, *(c.author_id for c in comments)]
         )
@@ -1077,6 +1103,7 @@ class CRM:
             comment_authors={
                 c.author_id: users[c.author_id] for c in comments if c.author_id in users
             },
+            account_people=tuple(listed) if listed is not None else None,
         )
 
     def update_lead(

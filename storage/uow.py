@@ -22,6 +22,7 @@ from types import TracebackType
 from typing import Any, Self, TypeVar, cast
 
 from sqlalchemy import (
+    CompoundSelect,
     Connection,
     CursorResult,
     Delete,
@@ -38,6 +39,8 @@ from sqlalchemy import (
     exists,
     func,
     insert,
+    literal_column,
+    null,
     or_,
     select,
     union_all,
@@ -981,6 +984,29 @@ class SqlAccounts(_Repository):
         super().add(account)
 
 
+@cache
+def _contacts_and_first_of_account() -> CompoundSelect[Any]:
+    """Contacts by id (``part`` 0), then an account's first contacts by name (``part`` 1), in
+    that order: the names a lead card shows and its pickers' choices in one read."""
+    first = (
+        select(*_contacts.c)
+        .where(
+            _contacts.c.tenant_id == bindparam("tenant_id"),
+            _contacts.c.account_id == bindparam("account_id"),
+        )
+        .order_by(_contacts.c.name_key, _contacts.c.id)
+        .limit(bindparam("first", type_=Integer()))
+        .subquery("first_of_account")
+    )
+    named = select(*_contacts.c, literal_column("0").label("part")).where(
+        _contacts.c.tenant_id == bindparam("tenant_id"),
+        _contacts.c.id.in_(bindparam("keys", expanding=True)),
+    )
+    both = union_all(named, select(*first.c, literal_column("1").label("part")))
+    columns = both.selected_columns
+    return both.order_by(columns.part, columns.name_key, columns.id)
+
+
 class SqlContacts(_Repository):
     kind, row, from_row = "contact", ContactRow, staticmethod(mapping.contact_from)
 
@@ -989,6 +1015,25 @@ class SqlContacts(_Repository):
 
     def get_many(self, contact_ids: Iterable[str]) -> dict[ContactId, Contact]:
         return cast(dict[ContactId, Contact], super().get_many(contact_ids))
+
+    def get_many_with_account(
+        self, contact_ids: Iterable[str], account_id: AccountId, first: int
+    ) -> tuple[dict[ContactId, Contact], list[Contact]]:
+        wanted = list(dict.fromkeys(contact_ids))
+        missing = [key for key in wanted if self._uow.tracked(self.kind, key) is None]
+        params = {
+            "tenant_id": self._tenant_id,
+            "keys": missing,
+            "account_id": account_id,
+            "first": first,
+        }
+        listed: list[Contact] = []
+        for row in self._uow.rows(_contacts_and_first_of_account(), params):
+            contact = self._uow.remember_loaded(self.kind, row.id, partial(self.from_row, row))
+            if row.part == 1:
+                listed.append(contact)
+        found = {key: self._uow.tracked(self.kind, key) for key in wanted}
+        return {ContactId(k): cast(Contact, c) for k, c in found.items() if c is not None}, listed
 
     def add(self, contact: Contact) -> None:
         super().add(contact)
@@ -1145,6 +1190,37 @@ class SqlLeads(_Repository):
         return bool(self._uow.rows(self._works_with, params))
 
 
+@cache
+def _latest_with_users() -> CompoundSelect[Any]:
+    """A lead's latest comments with their authors (``c_<column>``, ``u_<column>``; the user's
+    NULL if unknown), then more users by id (the comment's columns NULL): one read for what a
+    lead card shows of comments and people."""
+    latest = (
+        select(*_comments.c)
+        .where(
+            _comments.c.tenant_id == bindparam("tenant_id"),
+            _comments.c.lead_id == bindparam("lead_id"),
+        )
+        .order_by(_comments.c.created_at.desc(), _comments.c.id.desc())
+        .limit(bindparam("limit", type_=Integer()))
+        .subquery("latest")
+    )
+    users = [c.label(f"u_{c.name}") for c in _users.c]
+    authored = select(*(latest.c[c.name].label(f"c_{c.name}") for c in _comments.c), *users)
+    authored = authored.select_from(
+        latest.outerjoin(
+            _users,
+            and_(_users.c.tenant_id == latest.c.tenant_id, _users.c.id == latest.c.author_id),
+        )
+    )
+    named = select(*(null().cast(c.type).label(f"c_{c.name}") for c in _comments.c), *users)
+    named = named.where(
+        _users.c.tenant_id == bindparam("tenant_id"),
+        _users.c.id.in_(bindparam("user_ids", expanding=True)),
+    )
+    return union_all(authored, named)
+
+
 class SqlComments(_Repository):
     kind, row, from_row = "comment", CommentRow, staticmethod(mapping.comment_from)
 
@@ -1161,9 +1237,27 @@ class SqlComments(_Repository):
     def add(self, comment: Comment) -> None:
         super().add(comment)
 
-    def latest(self, lead_id: LeadId, limit: int) -> list[Comment]:
-        params = {"tenant_id": self._tenant_id, "lead_id": lead_id, "limit": limit}
-        return [mapping.comment_from(row) for row in self._uow.rows(self._latest, params)]
+    def latest(
+        self, lead_id: LeadId, limit: int, *, with_users: Iterable[UserId] = ()
+    ) -> list[Comment]:
+        params: dict[str, Any] = {"tenant_id": self._tenant_id, "lead_id": lead_id, "limit": limit}
+        if not with_users:
+            return [mapping.comment_from(row) for row in self._uow.rows(self._latest, params)]
+        params["user_ids"] = [
+            u for u in dict.fromkeys(with_users) if not self._uow.tracked("user", u)
+        ]
+        comments = []
+        for row in self._uow.rows(_latest_with_users(), params):
+            # Each table's columns read by their own names (``mapping`` reads attributes).
+            user: Any = _Prefixed(row, "u_")
+            comment: Any = _Prefixed(row, "c_")
+            if row.u_id is not None:
+                self._uow.remember_loaded("user", row.u_id, partial(mapping.user_from, user))
+            if row.c_id is not None:
+                comments.append(mapping.comment_from(comment))
+        # The union keeps no order: newest first again, as the plain read gives them.
+        comments.sort(key=lambda comment: (comment.created_at, comment.id), reverse=True)
+        return comments
 
 
 class SqlReminders(_Repository):

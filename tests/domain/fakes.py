@@ -158,10 +158,21 @@ class FakeLeads(_Repo):
 
 
 class FakeComments(_Repo):
-    def latest(self, lead_id: LeadId, limit: int) -> list[Comment]:
+    def latest(
+        self, lead_id: LeadId, limit: int, *, with_users: Iterable[UserId] = ()
+    ) -> list[Comment]:
         mine = [c for c in self.committed() if c.lead_id == lead_id]
         mine.sort(key=lambda c: c.created_at, reverse=True)
         return mine[:limit]
+
+
+class FakeContacts(_Repo):
+    def get_many_with_account(
+        self, contact_ids: Iterable[str], account_id: AccountId, first: int
+    ) -> tuple[dict[str, Any], list[Contact]]:
+        theirs = [c for c in self.committed() if c.account_id == account_id]
+        theirs.sort(key=lambda c: (c.name.casefold(), c.id))
+        return self.get_many(contact_ids), [self._load(c.id) for c in theirs[:first]]
 
 
 class FakeUnitOfWork:
@@ -174,7 +185,7 @@ class FakeUnitOfWork:
         self.settings = FakeSettings(self, store.settings)
         self.pipelines = FakePipelines(self, store.pipelines)
         self.accounts = _Repo(self, store.accounts)
-        self.contacts = _Repo(self, store.contacts)
+        self.contacts = FakeContacts(self, store.contacts)
         self.leads = FakeLeads(self, store.leads, store)
         self.comments = FakeComments(self, store.comments)
         self.reminders = _Repo(self, store.reminders)

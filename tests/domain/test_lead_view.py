@@ -8,8 +8,9 @@ import pytest
 
 from domain.errors import AccessDenied
 from domain.services import CRM
+from tests.domain.factories import make_lead
 from tests.domain.fakes import FakeDatabase
-from tests.domain.people import ALICE, BOB, TENANT
+from tests.domain.people import ADMIN, ALICE, BOB, TENANT
 from tests.domain.world import World
 
 
@@ -139,3 +140,38 @@ def test_a_new_lead_handed_to_someone_else_is_read_with_their_rights(
     created = crm.create_lead(TENANT, ALICE, title="Alice's", account_id=world.account)
     with pytest.raises(AccessDenied):
         crm.lead_view(TENANT, BOB, created.id, changed=created)
+
+
+def test_the_accounts_people_come_with_the_view_of_whoever_may_pick_them(
+    crm: CRM, world: World
+) -> None:
+    """Carla Contact, Pat and Sam work for Acme; the card's pickers offer them by name."""
+    view = crm.lead_view(TENANT, ALICE, world.lead, account_people=2)
+    assert view.account_people is not None
+    assert [c.name for c in view.account_people] == ["Carla Contact", "Pat"]
+    everyone = crm.lead_view(TENANT, ALICE, world.lead, account_people=50).account_people
+    assert everyone is not None
+    assert {c.id for c in everyone} == {world.contact, world.participant, world.spare_contact}
+    # Not asked for: not read.
+    assert crm.lead_view(TENANT, ALICE, world.lead).account_people is None
+    # The card answering a change offers the same.
+    changed = crm.change_stage(TENANT, ALICE, world.lead, _stages(crm, world)[1])
+    answered = crm.lead_view(TENANT, ALICE, world.lead, changed=changed, account_people=50)
+    assert answered.account_people == everyone
+
+
+def test_the_accounts_people_are_not_offered_to_who_may_not_see_them(
+    crm: CRM, world: World
+) -> None:
+    # A follower reads the lead but changes nothing: no pickers.
+    crm.add_follower(TENANT, ALICE, world.lead, BOB)
+    following = crm.lead_view(TENANT, BOB, world.lead, account_people=50)
+    assert following.can_change is False
+    assert following.account_people is None
+    # An owner who is not responsible for the account works the deal without seeing the
+    # account: its people are left to the query that lists only those they may see.
+    owned = make_lead(crm, actor=ADMIN, account_id=world.account, title="Handed to Bob")
+    crm.change_owner(TENANT, ADMIN, owned.id, BOB)
+    view = crm.lead_view(TENANT, BOB, owned.id, account_people=50)
+    assert view.can_change is True
+    assert view.account_people is None

@@ -415,6 +415,78 @@ def test_unreachable_database_is_unavailable_not_a_sqlalchemy_error() -> None:
     database.dispose()
 
 
+def test_a_cards_comments_come_with_the_people_it_names_in_one_statement(
+    crm: CRM, database: Database, clock: FakeClock
+) -> None:
+    lead = crm.create_lead(TENANT, ALICE, title="Fleet")
+    for number, author in enumerate([ALICE, ADMIN, ALICE, ADMIN, ALICE, ADMIN, ALICE]):
+        clock.advance(minutes=1)
+        crm.comment(TENANT, author, lead.id, f"note {number}")
+    ghost = Comment.write(
+        lead=lead,
+        text="from a user no longer known",
+        mentions=(),
+        stamp=Stamp(actor_id=UserId("gone"), at=AT),
+    )
+    with database.uow(TENANT) as uow:
+        uow.comments.add(ghost)
+        uow.commit()
+    with database.uow(TENANT) as uow:
+        plain = uow.comments.latest(lead.id, 5)
+        everything = uow.comments.latest(lead.id, 20)
+    assert [c.text for c in plain] == [f"note {n}" for n in (6, 5, 4, 3, 2)]
+    assert everything[-1].id == ghost.id
+
+    with statements(database) as seen, database.uow(TENANT) as uow:
+        assert uow.comments.latest(lead.id, 5, with_users=[BOB]) == plain
+        # The authors and the users asked for are in the unit of work now.
+        users = uow.users.get_many([ALICE, BOB, ADMIN])
+        assert sorted(users) == sorted([ALICE, BOB, ADMIN])
+        assert users[BOB].display_name == "Bob Seller"
+        assert len(seen) == 1
+        # A comment whose author is unknown is still read, and nobody is read for it.
+        assert uow.comments.latest(lead.id, 20, with_users=[BOB]) == everything
+        assert uow.users.get("gone") is None
+        assert len(seen) == 3
+    with database.uow(TENANT) as uow:
+        assert uow.comments.latest(lead.id, 5, with_users=[]) == plain
+        only_alice = crm.create_lead(TENANT, ALICE, title="Quiet")
+        assert uow.comments.latest(only_alice.id, 5, with_users=[ALICE, ALICE]) == []
+        assert uow.users.get(ALICE) is not None
+
+
+def test_a_cards_people_and_the_accounts_first_contacts_in_one_statement(
+    crm: CRM, database: Database
+) -> None:
+    acme = crm.create_account(TENANT, ALICE, name="Acme")
+    other = crm.create_account(TENANT, ALICE, name="Globex")
+    by_name = {
+        name: crm.create_contact(TENANT, ALICE, name=name, account_id=acme.id)
+        for name in ["Zoe", "amy", "Bruno", "Carla"]
+    }
+    outsider = crm.create_contact(TENANT, ALICE, name="Aaron", account_id=other.id)
+    on_lead = [by_name["Zoe"].id, outsider.id]
+
+    with statements(database) as seen, database.uow(TENANT) as uow:
+        kept = uow.contacts.get(by_name["Zoe"].id)
+        people, first = uow.contacts.get_many_with_account(
+            [*on_lead, "no-such-contact"], AccountId(acme.id), 3
+        )
+        assert [c.name for c in first] == ["amy", "Bruno", "Carla"]
+        assert set(people) == set(on_lead)
+        # One identity per contact: the one already loaded is handed out again.
+        assert people[by_name["Zoe"].id] is kept
+        assert first[0] is uow.contacts.get(by_name["amy"].id)
+        assert len(seen) == 2
+
+        _people, everyone = uow.contacts.get_many_with_account([], AccountId(acme.id), 50)
+        assert [c.name for c in everyone] == ["amy", "Bruno", "Carla", "Zoe"]
+        assert everyone[-1] is kept
+        none, nobody = uow.contacts.get_many_with_account(on_lead, AccountId("none"), 50)
+        assert set(none) == set(on_lead)
+        assert nobody == []
+
+
 def test_a_lead_comes_with_its_account_and_pipeline_in_one_statement(
     crm: CRM, database: Database
 ) -> None:
