@@ -487,16 +487,33 @@ def _found_leads_statement(admin: bool, number: bool, sqlite: bool = False) -> A
     """Leads whose title starts with the text bound as ``title``, or numbered ``number``.
 
     Newest first, so every match is sorted: a four-letter prefix matches about a thousand of
-    110,000 leads. On SQLite the matches are picked from the title index alone (it holds the
-    number and the rowid) and only the rows shown are read: every turn writes, which empties
-    the other connections' page caches, so reading a thousand rows was a thousand page reads.
+    110,000 leads. The account's name is joined to the leads shown only (joined first, it was
+    looked up for every match: 3 of PostgreSQL's 5 ms for such a search). On SQLite the
+    matches are picked from the title index alone (it holds the number and the rowid) and
+    only the rows shown are read: every turn writes, which empties the other connections'
+    page caches, so reading a thousand rows was a thousand page reads.
     """
     condition = _starts_with(_leads.c.title_key, "title")
     if number:
         condition = or_(_leads.c.number == bindparam("number"), condition)
     newest = _leads.c.number.desc()
     if not sqlite:
-        return _lead_base(admin).where(condition).order_by(newest).limit(_LIMIT)
+        found = (
+            select(*_leads.c)
+            .where(_leads.c.tenant_id == _TENANT, _lead_visible(admin), condition)
+            .order_by(newest)
+            .limit(_LIMIT)
+            .subquery("found")
+        )
+        named = found.outerjoin(
+            _accounts,
+            and_(_accounts.c.tenant_id == found.c.tenant_id, _accounts.c.id == found.c.account_id),
+        )
+        return (
+            select(found, _accounts.c.name.label("account_name"))
+            .select_from(named)
+            .order_by(found.c.number.desc())
+        )
     rowid: ColumnElement[int] = literal_column("leads.rowid")
     picked = (
         select(rowid)

@@ -185,14 +185,16 @@ def test_pipeline_summary_counts_open_leads_per_stage(crm: CRM, queries: SqlQuer
 
 
 def test_find_searches_names_titles_emails_and_lead_numbers(crm: CRM, queries: SqlQueries) -> None:
-    crm.create_account(TENANT, ADMIN, name="Globex")
+    globex = crm.create_account(TENANT, ADMIN, name="Globex")
     crm.create_contact(TENANT, ADMIN, name="Hank", email="globe.trotter@x.com")
-    lead = crm.create_lead(TENANT, ADMIN, title="GLOBAL rollout")
+    lead = crm.create_lead(TENANT, ADMIN, title="GLOBAL rollout", account_id=globex.id)
     admin = queries.viewer(ADMIN)
     found = queries.find(admin, "glob")
     assert [a.name for a in found.accounts] == ["Globex"]
     assert [c.name for c in found.contacts] == ["Hank"]
-    assert [lead.title for lead in found.leads] == ["GLOBAL rollout"]
+    assert [(lead.title, lead.account_name) for lead in found.leads] == [
+        ("GLOBAL rollout", "Globex")
+    ]
     by_number = queries.find(admin, f"#{lead.number}")
     assert [item.id for item in by_number.leads] == [lead.id]
     assert by_number.contacts == ()
