@@ -33,7 +33,7 @@ from bot.teams import BotOptions, CrmBot
 from domain.ids import TenantId
 from domain.notifications import NotificationSettings
 from domain.services import CRM
-from storage.activities import claim_on_commit
+from storage.activities import PendingClaim, claim_on_commit
 from storage.conversations import ConversationRef as StoredRef
 from storage.conversations import ConversationType
 from storage.database import Database
@@ -81,7 +81,7 @@ class StorageRegistry:
 
     def claim_on_commit(
         self, tenant_id: TenantId, activity_id: str
-    ) -> AbstractContextManager[object]:
+    ) -> AbstractContextManager[PendingClaim]:
         return claim_on_commit(tenant_id, activity_id)
 
 

@@ -29,7 +29,7 @@ from cards import verbs
 from cards.elements import Card
 from cards.i18n import LOCALES, Translator, error_message, load_catalog
 from cards.messages import error_card
-from domain.errors import AlreadyApplied, DomainError
+from domain.errors import AlreadyApplied, Conflict, DomainError
 from domain.ids import TenantId
 
 logger = logging.getLogger(__name__)
@@ -54,7 +54,14 @@ class Registry(Protocol):
     def claim_activity(self, tenant_id: TenantId, activity_id: str) -> bool: ...
     def claim_on_commit(
         self, tenant_id: TenantId, activity_id: str
-    ) -> AbstractContextManager[object]: ...
+    ) -> AbstractContextManager[PendingClaim]: ...
+
+
+class PendingClaim(Protocol):
+    """An activity id the next commit records; ``done`` once one did."""
+
+    @property
+    def done(self) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -180,8 +187,13 @@ class CrmBot(TeamsActivityHandler):
         """Register the user and keep their conversation reference, once per process."""
         user_key = (speaker.tenant_id, speaker.user_id, speaker.name, speaker.locale)
         if user_key not in self._known_users:
-            self._registry.register_user(speaker)
-            self._known_users.add(user_key)
+            try:
+                self._registry.register_user(speaker)
+                self._known_users.add(user_key)
+            except Conflict:
+                # A turn of the same user registered them meanwhile (a redelivered message
+                # arrives with its original): what this one would have written is there.
+                logger.info("user registered by a concurrent turn")
         reference = reference_of(activity, speaker)
         conversation_key = (
             reference.tenant_id,
@@ -229,13 +241,28 @@ class CrmBot(TeamsActivityHandler):
             raw = _without_mention(activity)
             command = self._parser.parse(raw if isinstance(raw, str) else "")
             work = partial(self._actions.command, caller, command)
-        # Every message is claimed: a redelivered one was answered the first time.
         prologue: _Prologue = turn_context.turn_state[PROLOGUE]
-        card = await self._in_turn(turn_context, lambda: work() if prologue.claim() else None)
+        card = await self._in_turn(turn_context, partial(self._claimed, caller, prologue, work))
         if card is None:
             return
         self._on_change()
         await turn_context.send_activity(MessageFactory.attachment(card_attachment(card)))
+
+    def _claimed(
+        self, caller: Caller, prologue: _Prologue, work: Callable[[], Card]
+    ) -> Card | None:
+        """Every message is claimed, so a redelivered one gets no second answer: with the change
+        it makes, in the same transaction (as card actions are), or, when it changes nothing,
+        once its answer is ready. None for a redelivery."""
+        activity_id = prologue.activity_id
+        if activity_id is None:
+            return work()
+        try:
+            with self._registry.claim_on_commit(caller.tenant_id, activity_id) as pending:
+                card = work()
+        except AlreadyApplied:
+            return None
+        return card if pending.done or prologue.claim() else None
 
     # --- invokes ----------------------------------------------------------------------------
 
@@ -339,6 +366,12 @@ class _Prologue:
             with _refusing():
                 self._bot._remember(self._activity, self._speaker)
             self.done = True
+
+    @property
+    def activity_id(self) -> str | None:
+        """The id a claim records (None: the activity has none, so it can't be claimed)."""
+        activity_id = self._activity.id
+        return activity_id[:200] if isinstance(activity_id, str) and activity_id else None
 
     def claim(self) -> bool:
         """False when Teams redelivers an activity we already applied."""

@@ -7,7 +7,7 @@ from typing import Any
 from urllib.parse import unquote
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from cards import verbs
 from tests.bot.conftest import ALICE, BOB, Service
@@ -350,3 +350,68 @@ async def test_a_redelivered_message_creates_one_lead_and_one_reply(service: Ser
     card = await service.say("lead Once only")
     assert "#1" in texts(card)
     assert len(actions(card, verbs.LEAD_REFRESH)) >= 1
+
+
+async def test_a_message_delivered_five_times_at_once_creates_one_lead_and_one_reply(
+    service: Service,
+) -> None:
+    """The claim commits with the lead it creates: the copies that lose are not answered. (It
+    is also the user's first message: registering them races too, and must not refuse.)"""
+    activity = activities.message(
+        "new lead Exactly once",
+        service_url=service.connector.url,
+        tenant_id=service.tenant_id,
+        user=ALICE,
+    )
+    before = len(service.connector.sent)
+    responses = await asyncio.gather(*(service.post(activity) for _ in range(5)))
+    assert all(response.status in {200, 201} for response in responses)
+    assert len(service.connector.sent) == before + 1
+    found = texts(await service.say("find Exactly once"))
+    assert "#1 · Exactly once" in found
+    assert "#2" not in found
+
+
+async def test_a_message_is_claimed_with_its_change_not_before_it(service: Service) -> None:
+    statements: list[str] = []
+
+    def record(*args: object) -> None:
+        statements.append(" ".join(str(args[2]).split()).upper())
+
+    def committed(*_args: object) -> None:
+        statements.append("COMMIT")
+
+    engine = service.runtime.database.engine
+    event.listen(engine, "before_cursor_execute", record)
+    event.listen(engine, "commit", committed)
+    try:
+        await service.say("new lead Claimed with it")
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+        event.remove(engine, "commit", committed)
+    claims = [n for n, s in enumerate(statements) if "INTO PROCESSED_ACTIVITIES" in s]
+    creations = [n for n, s in enumerate(statements) if s.startswith("INSERT INTO LEADS ")]
+    assert len(claims) == 1
+    assert len(creations) == 1
+    # One transaction holds both: no commit between the claim and the lead.
+    between = statements[min(claims[0], creations[0]) : max(claims[0], creations[0])]
+    assert "COMMIT" not in between
+    assert "COMMIT" in statements[max(claims[0], creations[0]) :]
+
+
+async def test_a_redelivered_message_that_changes_nothing_is_answered_once(
+    service: Service,
+) -> None:
+    """A search or a refused command is claimed once its answer is ready."""
+    await service.say("new lead Looked up")
+    for text_sent in ("find Looked", "new lead " + "x" * 5000):
+        activity = activities.message(
+            text_sent,
+            service_url=service.connector.url,
+            tenant_id=service.tenant_id,
+            user=ALICE,
+        )
+        before = len(service.connector.sent)
+        for _ in range(2):
+            assert (await service.post(activity)).status in {200, 201}
+        assert len(service.connector.sent) == before + 1
