@@ -1,8 +1,9 @@
 """Activity ids already applied, so a redelivered activity (Teams retries) is applied once.
 
-A message is claimed up front in its own transaction (``ProcessedActivities.claim``); a card
-action that changes something is claimed inside the change's own transaction instead
-(``claim_on_commit``), so the change and its claim are written together or not at all.
+A message or card action that changes something is claimed inside the change's own
+transaction (``claim_on_commit``), so the change and its claim are written together or not at
+all. A message that changes nothing is claimed on its own (``ProcessedActivities.claim``) once
+its answer is ready, so a redelivery is not answered twice.
 """
 
 from __future__ import annotations
