@@ -391,12 +391,12 @@ class Actions:
     def _find(self, caller: Caller, text: str) -> Card:
         queries, viewer = self.queries(caller)
         results = queries.find(viewer, text)
-        settings = self.crm.get_settings(caller.tenant_id)
+        pipelines, settings = self.crm.pipelines_and_settings(caller.tenant_id)
         return find_card(
             results,
             caller.t,
             query=text,
-            stages=stages_by_id(self.crm.pipelines(caller.tenant_id)),
+            stages=stages_by_id(pipelines),
             other_label=settings.other_label,
         )
 

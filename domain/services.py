@@ -170,7 +170,11 @@ class CRM:
         return Stamp(actor_id=actor_id, at=self._clock.now())
 
     @staticmethod
-    def _viewer(uow: UnitOfWork, actor_id: UserId) -> Viewer:
+    def _viewer(uow: UnitOfWork, actor_id: UserId, *, with_lead: str | None = None) -> Viewer:
+        """``with_lead``: the lead the use case goes on to load, read with the actor's user in
+        one statement (nothing is checked about it here)."""
+        if with_lead is not None:
+            uow.leads.get(with_lead, with_user=actor_id)
         user = uow.users.get(actor_id)
         if user is None:
             raise NotFound("user", user_id=actor_id)
@@ -519,6 +523,12 @@ class CRM:
     def pipelines(self, tenant_id: TenantId) -> list[Pipeline]:
         with self._uow_factory(tenant_id) as uow:
             return uow.pipelines.list()
+
+    def pipelines_and_settings(self, tenant_id: TenantId) -> tuple[list[Pipeline], TenantSettings]:
+        """What list cards name (stages, the tenant's labels), read together."""
+        with self._uow_factory(tenant_id) as uow:
+            pipelines = uow.pipelines.list(with_settings=True)
+            return pipelines, self._settings(uow)
 
     # --- accounts ---------------------------------------------------------------------------
 
@@ -960,7 +970,7 @@ class CRM:
 
     def get_lead(self, tenant_id: TenantId, actor_id: UserId, lead_id: str) -> Lead:
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead(uow, lead_id)
             if not can_view_lead(viewer, lead, self._lead_account(uow, lead)):
                 raise AccessDenied("lead", lead_id=lead_id)
@@ -1125,7 +1135,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             lead.update_details(
                 title=title,
@@ -1161,7 +1171,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             account = self._visible_account(uow, viewer, account_id) if account_id else None
             lead.move_to_account(account.id if account else None, stamp)
@@ -1179,7 +1189,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             lead.change_owner(self._user(uow, owner_id).id, stamp)
             uow.commit()
@@ -1196,7 +1206,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             pipeline = self._pipeline(uow, lead.pipeline_id)
             if not any(s.id == stage_id for s in pipeline.stages) and not any(
@@ -1220,7 +1230,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             pipeline = self._pipeline(uow, pipeline_id)
             lead.move_to_pipeline(pipeline, stamp)
@@ -1240,7 +1250,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             if status is LeadStatus.WON:
                 lead.win(stamp)
@@ -1342,7 +1352,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             contact = self._visible_contact(uow, viewer, contact_id) if contact_id else None
             previous = lead.contact_id
@@ -1377,7 +1387,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             contact = self._visible_contact(uow, viewer, contact_id)
             lead.add_participant(contact.id, stamp, role)
@@ -1397,7 +1407,7 @@ class CRM:
         """A person typed into the card: created in the lead's account and added, atomically."""
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             account = self._lead_account(uow, lead)
             employer = account.id if account and can_view_account(viewer, account) else None
@@ -1417,7 +1427,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             lead.remove_participant(contact_id, stamp)
             uow.commit()
@@ -1435,7 +1445,7 @@ class CRM:
     ) -> Lead:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             lead.set_participant_role(contact_id, role, stamp)
             uow.commit()
@@ -1453,7 +1463,7 @@ class CRM:
         """Only someone who may change the lead adds a colleague, who may then read it."""
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, expected_version)
             lead.add_follower(self._user(uow, user_id).id, stamp)
             uow.commit()
@@ -1487,7 +1497,7 @@ class CRM:
         """Anyone who can see a lead may follow it; following alone grants nothing more."""
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead(uow, lead_id)
             if not can_view_lead(viewer, lead, self._lead_account(uow, lead)):
                 raise AccessDenied("lead", lead_id=lead_id)
@@ -1510,7 +1520,7 @@ class CRM:
         """Followers may comment too: talking about a deal is what following is for."""
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead(uow, lead_id)
             if not can_view_lead(viewer, lead, self._lead_account(uow, lead)):
                 raise AccessDenied("lead", lead_id=lead_id)
@@ -1536,7 +1546,7 @@ class CRM:
     ) -> Reminder:
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             lead = self._lead_for_change(uow, viewer, lead_id, None)
             assignee = self._user(uow, assignee_id or actor_id)
             reminder = Reminder.schedule(
@@ -1573,7 +1583,7 @@ class CRM:
         """Upsell or renewal: same account, people and tags; open at the first stage."""
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
-            viewer = self._viewer(uow, actor_id)
+            viewer = self._viewer(uow, actor_id, with_lead=lead_id)
             origin = self._lead_for_change(uow, viewer, lead_id, None)
             pipeline = self._pipeline(uow, origin.pipeline_id)
             lead = Lead.create(

@@ -938,6 +938,20 @@ class SqlSettings:
         self._uow.remember("settings", settings.tenant_id, settings)
 
 
+@cache
+def _pipelines_with_settings() -> Select[Any]:
+    """The tenant's pipelines as ``SqlPipelines._list`` orders them, each with the tenant's
+    settings as ``s_<column>`` (NULL without any)."""
+    return (
+        select(*_pipelines.c, *(c.label(f"s_{c.name}") for c in _settings.c))
+        .select_from(
+            _pipelines.outerjoin(_settings, _settings.c.tenant_id == _pipelines.c.tenant_id)
+        )
+        .where(_pipelines.c.tenant_id == bindparam("tenant_id"))
+        .order_by(_pipelines.c.is_default.desc(), _pipelines.c.name, _pipelines.c.id)
+    )
+
+
 class SqlPipelines(_Repository):
     kind, row, from_row = "pipeline", PipelineRow, staticmethod(mapping.pipeline_from)
 
@@ -966,8 +980,17 @@ class SqlPipelines(_Repository):
         pending = cast(list[Pipeline], self._uow.pending("pipeline"))
         return next((p for p in pending if p.is_default), None)
 
-    def list(self) -> list[Pipeline]:
-        rows = self._uow.rows(self._list, {"tenant_id": self._tenant_id})
+    def list(self, *, with_settings: bool = False) -> list[Pipeline]:
+        tenant_id = self._tenant_id
+        if not with_settings or self._uow.tracked("settings", tenant_id) is not None:
+            rows = self._uow.rows(self._list, {"tenant_id": tenant_id})
+            return cast(list[Pipeline], self._track(rows))
+        rows = self._uow.rows(_pipelines_with_settings(), {"tenant_id": tenant_id})
+        if rows and rows[0].s_tenant_id is not None:
+            settings: Any = _Prefixed(rows[0], "s_")
+            self._uow.remember_loaded(
+                "settings", tenant_id, partial(mapping.settings_from, settings)
+            )
         return cast(list[Pipeline], self._track(rows))
 
 
@@ -1068,30 +1091,32 @@ _LEAD_CONTEXT: tuple[tuple[str, str, Callable[[Any], Any]], ...] = (
 
 
 @cache
-def _lead_in_context() -> Select[Any]:
+def _lead_in_context(with_user: bool = False) -> Select[Any]:
     """A lead's row, its account's columns as ``a_<column>`` (NULL without one) and its
-    pipeline's as ``p_<column>``."""
+    pipeline's as ``p_<column>``; ``with_user``: also the user bound as ``user_id`` as
+    ``u_<column>`` (NULL if unknown)."""
     accounts, pipelines = _table(AccountRow), _table(PipelineRow)
+    joined = _leads.outerjoin(
+        accounts,
+        and_(accounts.c.tenant_id == _leads.c.tenant_id, accounts.c.id == _leads.c.account_id),
+    ).outerjoin(
+        pipelines,
+        and_(pipelines.c.tenant_id == _leads.c.tenant_id, pipelines.c.id == _leads.c.pipeline_id),
+    )
+    columns = [
+        *_leads.c,
+        *(c.label(f"a_{c.name}") for c in accounts.c),
+        *(c.label(f"p_{c.name}") for c in pipelines.c),
+    ]
+    if with_user:
+        joined = joined.outerjoin(
+            _users,
+            and_(_users.c.tenant_id == _leads.c.tenant_id, _users.c.id == bindparam("user_id")),
+        )
+        columns += [c.label(f"u_{c.name}") for c in _users.c]
     return (
-        select(
-            *_leads.c,
-            *(c.label(f"a_{c.name}") for c in accounts.c),
-            *(c.label(f"p_{c.name}") for c in pipelines.c),
-        )
-        .select_from(
-            _leads.outerjoin(
-                accounts,
-                and_(
-                    accounts.c.tenant_id == _leads.c.tenant_id, accounts.c.id == _leads.c.account_id
-                ),
-            ).outerjoin(
-                pipelines,
-                and_(
-                    pipelines.c.tenant_id == _leads.c.tenant_id,
-                    pipelines.c.id == _leads.c.pipeline_id,
-                ),
-            )
-        )
+        select(*columns)
+        .select_from(joined)
         .where(_leads.c.tenant_id == bindparam("tenant_id"), _leads.c.id == bindparam("key"))
     )
 
@@ -1133,18 +1158,23 @@ class SqlLeads(_Repository):
         super().__init__(uow)
         self._last_number = 0
 
-    def get(self, lead_id: str) -> Lead | None:
+    def get(self, lead_id: str, *, with_user: str | None = None) -> Lead | None:
         """The lead with its account and pipeline, in one statement: every use case that
         loads a lead goes on to load both (access rules, stage names), and they were two
         more round trips. They join the identity map, unless this unit of work has them."""
         found = self._uow.tracked(self.kind, lead_id)
         if found is not None:
             return cast(Lead, found)
-        rows = self._uow.rows(_lead_in_context(), {"tenant_id": self._tenant_id, "key": lead_id})
+        params = {"tenant_id": self._tenant_id, "key": lead_id}
+        context = _LEAD_CONTEXT
+        if with_user is not None and self._uow.tracked("user", with_user) is None:
+            params["user_id"] = with_user
+            context = (*context, ("user", "u_", mapping.user_from))
+        rows = self._uow.rows(_lead_in_context("user_id" in params), params)
         if not rows:
             return None
         row = rows[0]
-        for kind, prefix, from_row in _LEAD_CONTEXT:
+        for kind, prefix, from_row in context:
             key = getattr(row, f"{prefix}id")
             if key is not None:
                 self._uow.remember_loaded(kind, key, partial(from_row, _Prefixed(row, prefix)))

@@ -120,7 +120,7 @@ class FakePipelines(_Repo):
         pending = [item for table, item in self._uow.seen.values() if table is self._table]
         return next((p for p in pending if p.is_default), None)
 
-    def list(self) -> list[Pipeline]:
+    def list(self, *, with_settings: bool = False) -> list[Pipeline]:
         return [self._load(p.id) for p in self.committed()]
 
 
@@ -128,6 +128,9 @@ class FakeLeads(_Repo):
     def __init__(self, uow: FakeUnitOfWork, table: dict[str, Any], store: TenantStore) -> None:
         super().__init__(uow, table)
         self._store = store
+
+    def get(self, key: str, *, with_user: str | None = None) -> Any:
+        return self._load(key)
 
     def by_number(self, number: int) -> Lead | None:
         found = next((lead for lead in self.committed() if lead.number == number), None)

@@ -157,7 +157,13 @@ def test_tenant_configuration_is_for_admins_only(
 def test_the_sweeps_cover_every_public_use_case() -> None:
     """A new use case must join a sweep (or the short list open to every user) on purpose."""
     public = {name for name in dir(CRM) if not name.startswith("_")}
-    open_to_every_user = {"register_user", "get_user", "get_settings", "pipelines"}
+    open_to_every_user = {
+        "register_user",
+        "get_user",
+        "get_settings",
+        "pipelines",
+        "pipelines_and_settings",
+    }
     open_to_every_user.add("create_account")
     # Called by the notifier for recipients, with no acting user: it filters by each one's
     # own access instead of refusing (see the test below).

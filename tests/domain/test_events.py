@@ -305,7 +305,8 @@ SETUPS: dict[str, Call] = {
 BASE_FIELDS = {"name", "subject_kind", "tenant_id", "actor_id", "occurred_at", "subject_id"}
 BASE_FIELDS |= {"changes", "account_id"}
 
-READS = {"get_user", "get_settings", "pipelines", "get_account", "account_view"}
+READS = {"get_user", "get_settings", "pipelines", "pipelines_and_settings", "get_account"}
+READS |= {"account_view"}
 READS |= {
     "get_contact",
     "contact_view",

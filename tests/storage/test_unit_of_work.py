@@ -415,6 +415,51 @@ def test_unreachable_database_is_unavailable_not_a_sqlalchemy_error() -> None:
     database.dispose()
 
 
+def test_pipelines_come_with_the_tenants_settings_in_one_statement(
+    crm: CRM, database: Database
+) -> None:
+    crm.create_pipeline(TENANT, ADMIN, name="Renewals", stages=[("Due", 50)])
+    crm.set_other_label(TENANT, ADMIN, "Partner")
+    with database.uow(TENANT) as uow:
+        plain = uow.pipelines.list()
+    assert [p.name for p in plain][1:] == ["Renewals"]
+    assert plain[0].is_default
+    with statements(database) as seen, database.uow(TENANT) as uow:
+        assert uow.pipelines.list(with_settings=True) == plain
+        settings = uow.settings.get()
+        assert settings is not None
+        assert settings.other_label == "Partner"
+        assert len(seen) == 1
+        # The settings are known now: the plain read again.
+        assert uow.pipelines.list(with_settings=True) == plain
+        assert "tenant_settings" not in seen[-1]
+    pipelines, settings = crm.pipelines_and_settings(TENANT)
+    assert pipelines == plain
+    assert settings.other_label == "Partner"
+
+
+def test_a_lead_comes_with_the_user_about_to_change_it_in_one_statement(
+    crm: CRM, database: Database
+) -> None:
+    lead = crm.create_lead(TENANT, ALICE, title="Fleet")
+    with statements(database) as seen, database.uow(TENANT) as uow:
+        loaded = uow.leads.get(lead.id, with_user=BOB)
+        assert loaded is not None
+        bob = uow.users.get(BOB)
+        assert bob is not None
+        assert bob.display_name == "Bob Seller"
+        assert len(seen) == 1
+        # Unknown user: the lead all the same, and no user.
+        assert uow.leads.get(lead.id, with_user="nobody") is loaded
+        other = crm.create_lead(TENANT, ALICE, title="Other")
+        seen.clear()
+        assert uow.leads.get(other.id, with_user="nobody") is not None
+        assert uow.users.get("nobody") is None
+        assert len(seen) == 2
+        assert uow.leads.get("no-such-lead", with_user=ALICE) is None
+        assert uow.users.get(ALICE) is not None
+
+
 def test_a_cards_comments_come_with_the_people_it_names_in_one_statement(
     crm: CRM, database: Database, clock: FakeClock
 ) -> None:
