@@ -207,9 +207,8 @@ class CrmBot(TeamsActivityHandler):
 
     def _claim(self, activity: Activity, speaker: Speaker) -> bool:
         """False when Teams redelivers an activity we already applied."""
-        if not isinstance(activity.id, str) or not activity.id:
-            return True
-        return self._registry.claim_activity(speaker.tenant_id, activity.id[:200])
+        activity_id = _claim_id(activity)
+        return activity_id is None or self._registry.claim_activity(speaker.tenant_id, activity_id)
 
     async def _refuse(self, turn_context: TurnContext, t: Translator, code: str) -> None:
         """A polite card in place of the answer; invokes get it as their response."""
@@ -254,7 +253,7 @@ class CrmBot(TeamsActivityHandler):
         """Every message is claimed, so a redelivered one gets no second answer: with the change
         it makes, in the same transaction (as card actions are), or, when it changes nothing,
         once its answer is ready. None for a redelivery."""
-        activity_id = prologue.activity_id
+        activity_id = _claim_id(prologue.activity)
         if activity_id is None:
             return work()
         try:
@@ -304,16 +303,15 @@ class CrmBot(TeamsActivityHandler):
         if not isinstance(verb_name, str):
             verb_name = "help"
         name: str = verb_name
-        activity_id = turn_context.activity.id
-        # Showing a card twice is harmless: only verbs that change something are claimed, and
-        # in the same transaction as the change, so a change and its claim land together.
-        claimed = name not in verbs.READ_ONLY and isinstance(activity_id, str) and bool(activity_id)
+        activity_id = _claim_id(turn_context.activity)
 
         def work() -> Card:
-            if not claimed:
+            # Showing a card twice is harmless: only verbs that change something are claimed,
+            # in the same transaction as the change, so a change and its claim land together.
+            if activity_id is None or name in verbs.READ_ONLY:
                 return self._actions.execute(caller, name, data)
             try:
-                with self._registry.claim_on_commit(caller.tenant_id, str(activity_id)[:200]):
+                with self._registry.claim_on_commit(caller.tenant_id, activity_id):
                     return self._actions.execute(caller, name, data)
             except AlreadyApplied:
                 # Redelivered: not applied twice; the answer is the record's current card.
@@ -368,15 +366,19 @@ class _Prologue:
             self.done = True
 
     @property
-    def activity_id(self) -> str | None:
-        """The id a claim records (None: the activity has none, so it can't be claimed)."""
-        activity_id = self._activity.id
-        return activity_id[:200] if isinstance(activity_id, str) and activity_id else None
+    def activity(self) -> Activity:
+        return self._activity
 
     def claim(self) -> bool:
         """False when Teams redelivers an activity we already applied."""
         with _refusing():
             return self._bot._claim(self._activity, self._speaker)
+
+
+def _claim_id(activity: Activity) -> str | None:
+    """The id a claim records (None: the activity has none, so it can't be claimed)."""
+    activity_id = activity.id
+    return activity_id[:200] if isinstance(activity_id, str) and activity_id else None
 
 
 @contextmanager

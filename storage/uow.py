@@ -1220,21 +1220,23 @@ class SqlLeads(_Repository):
         return bool(self._uow.rows(self._works_with, params))
 
 
+_LATEST_COMMENTS = (
+    select(*_comments.c)
+    .where(
+        _comments.c.tenant_id == bindparam("tenant_id"),
+        _comments.c.lead_id == bindparam("lead_id"),
+    )
+    .order_by(_comments.c.created_at.desc(), _comments.c.id.desc())
+    .limit(bindparam("limit", type_=Integer()))
+)
+
+
 @cache
 def _latest_with_users() -> CompoundSelect[Any]:
     """A lead's latest comments with their authors (``c_<column>``, ``u_<column>``; the user's
     NULL if unknown), then more users by id (the comment's columns NULL): one read for what a
     lead card shows of comments and people."""
-    latest = (
-        select(*_comments.c)
-        .where(
-            _comments.c.tenant_id == bindparam("tenant_id"),
-            _comments.c.lead_id == bindparam("lead_id"),
-        )
-        .order_by(_comments.c.created_at.desc(), _comments.c.id.desc())
-        .limit(bindparam("limit", type_=Integer()))
-        .subquery("latest")
-    )
+    latest = _LATEST_COMMENTS.subquery("latest")
     users = [c.label(f"u_{c.name}") for c in _users.c]
     authored = select(*(latest.c[c.name].label(f"c_{c.name}") for c in _comments.c), *users)
     authored = authored.select_from(
@@ -1254,15 +1256,7 @@ def _latest_with_users() -> CompoundSelect[Any]:
 class SqlComments(_Repository):
     kind, row, from_row = "comment", CommentRow, staticmethod(mapping.comment_from)
 
-    _latest = (
-        select(*_comments.c)
-        .where(
-            _comments.c.tenant_id == bindparam("tenant_id"),
-            _comments.c.lead_id == bindparam("lead_id"),
-        )
-        .order_by(_comments.c.created_at.desc(), _comments.c.id.desc())
-        .limit(bindparam("limit", type_=Integer()))
-    )
+    _latest = _LATEST_COMMENTS
 
     def add(self, comment: Comment) -> None:
         super().add(comment)

@@ -68,17 +68,20 @@ class Service:
         await response.read()
         return response
 
-    async def say(self, text: str, user: Person = ALICE, **options: Any) -> dict[str, Any]:
-        """Send a message; return the card the bot sent back to the connector."""
-        before = len(self.connector.sent)
-        activity = activities.message(
+    def message(self, text: str, user: Person = ALICE, **options: Any) -> dict[str, Any]:
+        """A message activity to this service's tenant (to post it yourself, e.g. twice)."""
+        return activities.message(
             text,
             service_url=self.connector.url,
             tenant_id=options.pop("tenant_id", self.tenant_id),
             user=user,
             **options,
         )
-        response = await self.post(activity)
+
+    async def say(self, text: str, user: Person = ALICE, **options: Any) -> dict[str, Any]:
+        """Send a message; return the card the bot sent back to the connector."""
+        before = len(self.connector.sent)
+        response = await self.post(self.message(text, user, **options))
         assert response.status in {200, 201}, response.status
         sent = self.connector.sent[before:]
         assert len(sent) == 1, f"expected one reply, got {len(sent)}"

@@ -337,12 +337,7 @@ async def test_only_actions_that_change_something_are_claimed(
 
 
 async def test_a_redelivered_message_creates_one_lead_and_one_reply(service: Service) -> None:
-    activity = activities.message(
-        "new lead Once only",
-        service_url=service.connector.url,
-        tenant_id=service.tenant_id,
-        user=ALICE,
-    )
+    activity = service.message("new lead Once only")
     before = len(service.connector.sent)
     for _ in range(2):
         assert (await service.post(activity)).status in {200, 201}
@@ -357,12 +352,7 @@ async def test_a_message_delivered_five_times_at_once_creates_one_lead_and_one_r
 ) -> None:
     """The claim commits with the lead it creates: the copies that lose are not answered. (It
     is also the user's first message: registering them races too, and must not refuse.)"""
-    activity = activities.message(
-        "new lead Exactly once",
-        service_url=service.connector.url,
-        tenant_id=service.tenant_id,
-        user=ALICE,
-    )
+    activity = service.message("new lead Exactly once")
     before = len(service.connector.sent)
     responses = await asyncio.gather(*(service.post(activity) for _ in range(5)))
     assert all(response.status in {200, 201} for response in responses)
@@ -405,12 +395,7 @@ async def test_a_redelivered_message_that_changes_nothing_is_answered_once(
     """A search or a refused command is claimed once its answer is ready."""
     await service.say("new lead Looked up")
     for text_sent in ("find Looked", "new lead " + "x" * 5000):
-        activity = activities.message(
-            text_sent,
-            service_url=service.connector.url,
-            tenant_id=service.tenant_id,
-            user=ALICE,
-        )
+        activity = service.message(text_sent)
         before = len(service.connector.sent)
         for _ in range(2):
             assert (await service.post(activity)).status in {200, 201}
