@@ -115,9 +115,13 @@ def build_runtime(
         database.upgrade()
     database.checkpoint_in_background()
     crm = CRM(database.uow)
-    threads = settings.worker_threads or worker_threads_for(database.dialect)
-    executor = ThreadPoolExecutor(threads, thread_name_prefix="teamcrm")
-    background = ThreadPoolExecutor(threads, thread_name_prefix="teamcrm-background")
+    threads = settings.worker_threads
+    if threads is None:
+        threads = worker_threads_for(database.dialect)
+    # With no turn threads, turns run on the event loop; the health check, the bot state and
+    # the background work still get threads of their own.
+    executor = ThreadPoolExecutor(max(threads, 1), thread_name_prefix="teamcrm")
+    background = ThreadPoolExecutor(max(threads, 1), thread_name_prefix="teamcrm-background")
     outbound = Outbound()
     adapter = build_adapter(settings, credentials_factory, outbound)
     installer = graph_installer(settings)
@@ -142,7 +146,7 @@ def build_runtime(
             database.notifications(),
         ),
         StorageRegistry(database, crm),
-        executor,
+        executor if threads else None,
         BotOptions(allowed_tenants=settings.allowed_tenants),
         on_change=dispatcher.wake,
     )

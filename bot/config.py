@@ -22,15 +22,19 @@ DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 
 def worker_threads_for(dialect: str) -> int:
-    """Threads for database work when TEAMCRM_WORKER_THREADS is not set.
+    """Threads for turns' database work when TEAMCRM_WORKER_THREADS is not set; 0 runs it on
+    the event loop itself.
 
     A turn is mostly Python under the GIL. pysqlite lets go of the GIL at every step of every
     statement, so a second thread turns each row into a hand-over: measured on SQLite at 16
     clients, 2 threads cost 40 context switches and 50% more CPU per turn than 1, and served a
-    third fewer turns. On PostgreSQL a thread waits for the server at every round trip, and a
-    second one runs in that time (20% more turns than 1); more than 2 only add hand-overs.
+    third fewer turns. One thread still hands over with the event loop at every step; on the
+    loop, SQLite served 20-27% more turns at 16 clients (the loop waits during a statement,
+    but so did every other turn, behind the one thread). On PostgreSQL a thread waits for the
+    server at every round trip, and a second one runs in that time (20% more turns than 1;
+    on the loop, 8-25% fewer); more than 2 only add hand-overs.
     """
-    return 1 if dialect == "sqlite" else 2
+    return 0 if dialect == "sqlite" else 2
 
 
 def read_dotenv(path: Path) -> dict[str, str]:
@@ -105,8 +109,9 @@ class Settings:
     max_body_bytes: int = 256 * 1024
     # Service processes sharing the port: a turn is CPU work under one GIL, so one per core.
     processes: int = 1
-    # Threads per process for database work; 0 picks by database (worker_threads_for).
-    worker_threads: int = 0
+    # Threads per process for turns' database work, 0 for none (on the event loop); None
+    # picks by database (worker_threads_for).
+    worker_threads: int | None = None
     run_dispatcher: bool = True
     notify_window_seconds: float = 30.0
     notify_rate_limits: bool = True
@@ -148,11 +153,11 @@ class Settings:
                 f"TEAMCRM_PROCESSES must be 1 to {MAX_PROCESSES} or auto, not {processes_text!r}"
             )
         threads_text = env.get("TEAMCRM_WORKER_THREADS", "").strip() or "auto"
-        if threads_text == "auto":
-            threads_text = "0"
-        elif not threads_text.isdigit() or not 1 <= int(threads_text) <= MAX_WORKER_THREADS:
+        if threads_text != "auto" and not (
+            threads_text.isdigit() and 0 <= int(threads_text) <= MAX_WORKER_THREADS
+        ):
             raise ValueError(
-                f"TEAMCRM_WORKER_THREADS must be 1 to {MAX_WORKER_THREADS} or auto, "
+                f"TEAMCRM_WORKER_THREADS must be 0 to {MAX_WORKER_THREADS} or auto, "
                 f"not {threads_text!r}"
             )
         tenants = frozenset(
@@ -169,7 +174,7 @@ class Settings:
             auto_migrate=_flag(env.get("TEAMCRM_AUTO_MIGRATE"), default=True),
             allowed_tenants=tenants,
             processes=int(processes_text),
-            worker_threads=int(threads_text),
+            worker_threads=None if threads_text == "auto" else int(threads_text),
             run_dispatcher=_flag(env.get("TEAMCRM_DISPATCHER"), default=True),
             notify_window_seconds=_seconds(env.get("TEAMCRM_NOTIFY_WINDOW_SECONDS"), 30.0),
             notify_lease_seconds=_seconds(env.get("TEAMCRM_NOTIFY_LEASE_SECONDS"), 60.0),

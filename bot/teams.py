@@ -1,7 +1,8 @@
 """The Teams activity handler: who is speaking, is it new, then hand over to ``Actions``.
 
-Everything that touches the database runs in the runtime's worker threads; this module only
-reads activities, keeps per-process caches of what it already registered, and sends cards.
+Everything that touches the database runs in one call per turn, in the runtime's worker
+threads (on SQLite, on the event loop: see ``worker_threads_for``); this module only reads
+activities, keeps per-process caches of what it already registered, and sends cards.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ class CrmBot(TeamsActivityHandler):
         self,
         actions: Actions,
         registry: Registry,
-        executor: Executor,
+        executor: Executor | None,
         options: BotOptions | None = None,
         *,
         on_change: Callable[[], None] | None = None,
@@ -124,6 +125,8 @@ class CrmBot(TeamsActivityHandler):
         self._known_conversations = _Seen()
 
     async def _run(self, work: Callable[[], T]) -> T:
+        if self._executor is None:
+            return work()  # on the loop: see worker_threads_for (bot/config.py)
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     async def _in_turn(self, turn_context: TurnContext, work: Callable[[], T]) -> T:

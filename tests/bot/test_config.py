@@ -32,11 +32,13 @@ def test_a_bad_process_count_is_refused_with_its_name(text: str) -> None:
 
 
 def test_worker_threads_default_and_bounds() -> None:
-    assert Settings.from_env({}, dotenv=NO_DOTENV).worker_threads == 0  # picked by database
+    assert Settings.from_env({}, dotenv=NO_DOTENV).worker_threads is None  # picked by database
     auto = {"TEAMCRM_WORKER_THREADS": "auto"}
-    assert Settings.from_env(auto, dotenv=NO_DOTENV).worker_threads == 0
+    assert Settings.from_env(auto, dotenv=NO_DOTENV).worker_threads is None
     env = {"TEAMCRM_WORKER_THREADS": "12"}
     assert Settings.from_env(env, dotenv=NO_DOTENV).worker_threads == 12
-    for bad in ("0", "many", str(MAX_WORKER_THREADS + 1)):
+    on_loop = {"TEAMCRM_WORKER_THREADS": "0"}
+    assert Settings.from_env(on_loop, dotenv=NO_DOTENV).worker_threads == 0
+    for bad in ("-1", "many", str(MAX_WORKER_THREADS + 1)):
         with pytest.raises(ValueError, match="TEAMCRM_WORKER_THREADS"):
             Settings.from_env({"TEAMCRM_WORKER_THREADS": bad}, dotenv=NO_DOTENV)

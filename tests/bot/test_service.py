@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import threading
+from collections.abc import Iterator
 
 import pytest
 from aiohttp import web
+from sqlalchemy import event
 
 from bot.app import create_app
 from bot.serve import serving
+from cards import verbs
 from domain.errors import DomainError
 from storage.database import Database
 from tests.bot.conftest import ALICE, Service, database, settings_for, start_service  # noqa: F401
 from tests.support import activities
-from tests.support.cards import texts
+from tests.support.cards import action_data, texts
 from tests.support.connector import StandInConnector
 
 
@@ -112,24 +116,53 @@ async def test_tenants_outside_the_allow_list_are_refused_and_nothing_is_stored(
         await runner.cleanup()
 
 
-async def test_database_work_gets_one_thread_on_sqlite_and_two_on_postgresql(
+@contextlib.contextmanager
+def statement_threads(db: Database) -> Iterator[set[int]]:
+    """The threads that sent statements to ``db`` meanwhile."""
+    seen: set[int] = set()
+
+    def note(*_args: object) -> None:
+        seen.add(threading.get_ident())
+
+    event.listen(db.engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(db.engine, "before_cursor_execute", note)
+
+
+async def test_turns_run_on_the_event_loop_on_sqlite_and_on_two_threads_on_postgresql(
     service: Service,
 ) -> None:
-    # pysqlite hands the GIL over at every row: a second thread there only costs (config.py).
+    # pysqlite hands the GIL over at every row: threads there only cost (config.py).
     runtime = service.runtime
-    expected = 1 if runtime.database.dialect == "sqlite" else 2
-    assert runtime.executor._max_workers == expected
+    with statement_threads(runtime.database) as threads:
+        card = await service.say("new lead Loop or thread")
+        await service.press(verbs.LEAD_REFRESH, action_data(card, verbs.LEAD_REFRESH))
+    assert threads
+    if runtime.database.dialect == "sqlite":
+        assert threads == {threading.get_ident()}  # the test shares the service's loop
+    else:
+        assert threading.get_ident() not in threads
+        assert runtime.executor._max_workers == 2
 
 
+@pytest.mark.parametrize("threads", [0, 3])
 async def test_an_admin_can_still_choose_the_worker_threads(
     database: Database,  # noqa: F811 - the fixture imported above
     connector: StandInConnector,
+    threads: int,
 ) -> None:
     running, runner = await start_service(
-        settings_for(database, worker_threads=3), connector, "tenant-threads"
+        settings_for(database, worker_threads=threads), connector, "tenant-threads"
     )
     try:
-        assert running.runtime.executor._max_workers == 3
+        with statement_threads(running.runtime.database) as seen:
+            card = await running.say("new lead Chosen threads")
+        assert "Chosen threads" in texts(card)
+        on_loop = seen == {threading.get_ident()}
+        assert on_loop == (threads == 0)
+        assert running.runtime.executor._max_workers == max(threads, 1)
     finally:
         await running.http.close()
         await runner.cleanup()
