@@ -371,14 +371,16 @@ async def test_a_message_is_claimed_with_its_change_not_before_it(service: Servi
     def committed(*_args: object) -> None:
         statements.append("COMMIT")
 
-    engine = service.runtime.database.engine
-    event.listen(engine, "before_cursor_execute", record)
-    event.listen(engine, "commit", committed)
+    engines = service.runtime.database.engines
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", record)
+        event.listen(engine, "commit", committed)
     try:
         await service.say("new lead Claimed with it")
     finally:
-        event.remove(engine, "before_cursor_execute", record)
-        event.remove(engine, "commit", committed)
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", record)
+            event.remove(engine, "commit", committed)
     claims = [n for n, s in enumerate(statements) if "INTO PROCESSED_ACTIVITIES" in s]
     creations = [n for n, s in enumerate(statements) if s.startswith("INSERT INTO LEADS ")]
     assert len(claims) == 1

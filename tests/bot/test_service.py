@@ -124,11 +124,13 @@ def statement_threads(db: Database) -> Iterator[set[int]]:
     def note(*_args: object) -> None:
         seen.add(threading.get_ident())
 
-    event.listen(db.engine, "before_cursor_execute", note)
+    for engine in db.engines:
+        event.listen(engine, "before_cursor_execute", note)
     try:
         yield seen
     finally:
-        event.remove(db.engine, "before_cursor_execute", note)
+        for engine in db.engines:
+            event.remove(engine, "before_cursor_execute", note)
 
 
 async def test_turns_run_on_the_event_loop_on_sqlite_and_on_two_threads_on_postgresql(

@@ -147,8 +147,10 @@ def statements(database: Database) -> Iterator[list[str]]:
     def record(*args: object) -> None:
         seen.append(str(args[2]))
 
-    event.listen(database.engine, "before_cursor_execute", record)
+    for engine in database.engines:
+        event.listen(engine, "before_cursor_execute", record)
     try:
         yield seen
     finally:
-        event.remove(database.engine, "before_cursor_execute", record)
+        for engine in database.engines:
+            event.remove(engine, "before_cursor_execute", record)

@@ -38,9 +38,11 @@ class Checkouts:
 @pytest.fixture
 def checkouts(database: Database) -> Iterator[Checkouts]:
     listener = Checkouts()
-    event.listen(database.engine, "checkout", listener)
+    for engine in database.engines:
+        event.listen(engine, "checkout", listener)
     yield listener
-    event.remove(database.engine, "checkout", listener)
+    for engine in database.engines:
+        event.remove(engine, "checkout", listener)
 
 
 def test_a_unit_of_work_that_only_reads_opens_no_transaction(
