@@ -942,7 +942,12 @@ class CRM:
             viewer = self._viewer(uow, actor_id)
             account = self._visible_account(uow, viewer, account_id) if account_id else None
             contact = self._visible_contact(uow, viewer, contact_id) if contact_id else None
-            pipeline = self._pipeline(uow, pipeline_id) if pipeline_id else uow.pipelines.default()
+            if pipeline_id:
+                pipeline: Pipeline | None = self._pipeline(uow, pipeline_id)
+            else:
+                # With the tenant's settings (the default currency, below): one read, not two.
+                defaults = [p for p in uow.pipelines.list(with_settings=True) if p.is_default]
+                pipeline = min(defaults, key=lambda p: p.id) if defaults else None
             if pipeline is None:
                 raise NotFound("pipeline", pipeline_id="default")
             lead = Lead.create(
