@@ -117,7 +117,7 @@ def build_runtime(
     crm = CRM(database.uow)
     threads = settings.worker_threads
     if threads is None:
-        threads = worker_threads_for(database.dialect)
+        threads = worker_threads_for(database.dialect, settings.processes)
     # With no turn threads, turns run on the event loop; the health check, the bot state and
     # the background work still get threads of their own.
     executor = ThreadPoolExecutor(max(threads, 1), thread_name_prefix="teamcrm")

@@ -21,7 +21,7 @@ DEFAULT_GRAPH_BASE_URL = "https://graph.microsoft.com/v1.0"
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
 
 
-def worker_threads_for(dialect: str) -> int:
+def worker_threads_for(dialect: str, processes: int = 1) -> int:
     """Threads for turns' database work when TEAMCRM_WORKER_THREADS is not set; 0 runs it on
     the event loop itself.
 
@@ -33,8 +33,12 @@ def worker_threads_for(dialect: str) -> int:
     but so did every other turn, behind the one thread). On PostgreSQL a thread waits for the
     server at every round trip, and a second one runs in that time (20% more turns than 1;
     on the loop, 8-25% fewer); more than 2 only add hand-overs.
+    Several processes on one SQLite file meet each other's write lock in SQLite's busy
+    handler (up to its timeout): there a turn waits in its thread, not with the whole loop.
     """
-    return 0 if dialect == "sqlite" else 2
+    if dialect == "sqlite":
+        return 0 if processes == 1 else 1
+    return 2
 
 
 def read_dotenv(path: Path) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import MAX_PROCESSES, MAX_WORKER_THREADS, Settings
+from bot.config import MAX_PROCESSES, MAX_WORKER_THREADS, Settings, worker_threads_for
 
 NO_DOTENV = Path("/nonexistent/.env")
 
@@ -42,3 +42,10 @@ def test_worker_threads_default_and_bounds() -> None:
     for bad in ("-1", "many", str(MAX_WORKER_THREADS + 1)):
         with pytest.raises(ValueError, match="TEAMCRM_WORKER_THREADS"):
             Settings.from_env({"TEAMCRM_WORKER_THREADS": bad}, dotenv=NO_DOTENV)
+
+
+def test_worker_threads_by_database() -> None:
+    assert worker_threads_for("sqlite") == 0  # on the event loop
+    assert worker_threads_for("sqlite", processes=2) == 1  # other processes' locks: in a thread
+    assert worker_threads_for("postgresql") == 2
+    assert worker_threads_for("postgresql", processes=4) == 2

@@ -149,6 +149,25 @@ async def test_turns_run_on_the_event_loop_on_sqlite_and_on_two_threads_on_postg
         assert runtime.executor._max_workers == 2
 
 
+async def test_with_several_processes_sqlite_turns_wait_for_the_file_in_a_thread(
+    database: Database,  # noqa: F811 - the fixture imported above
+    connector: StandInConnector,
+) -> None:
+    # Another process's write lock is waited for in SQLite's busy handler: not on the loop.
+    running, runner = await start_service(
+        settings_for(database, processes=2), connector, "tenant-processes"
+    )
+    try:
+        with statement_threads(running.runtime.database) as seen:
+            card = await running.say("new lead Two processes")
+        assert "Two processes" in texts(card)
+        assert seen
+        assert threading.get_ident() not in seen
+    finally:
+        await running.http.close()
+        await runner.cleanup()
+
+
 @pytest.mark.parametrize("threads", [0, 3])
 async def test_an_admin_can_still_choose_the_worker_threads(
     database: Database,  # noqa: F811 - the fixture imported above
