@@ -1,8 +1,10 @@
 """Chat commands and card verbs turned into domain calls, and their results into cards.
 
-Everything here is synchronous and runs in a worker thread (database I/O must not block the
-event loop); the Teams handler only hops to the thread and sends what comes back. A domain
-refusal becomes an error card in the user's language, never an exception escaping the turn.
+Everything here is synchronous and runs in one call per turn: in a worker thread on
+PostgreSQL (its round trips must not hold up the event loop), on the loop itself on SQLite
+(see ``worker_threads_for``); the Teams handler only makes that call and sends what comes
+back. A domain refusal becomes an error card in the user's language, never an exception
+escaping the turn.
 """
 
 from __future__ import annotations
@@ -191,7 +193,7 @@ class Actions:
         self.subscriptions = subscriptions
         self.notifications = notifications
 
-    # --- entry points (called in a worker thread) -------------------------------------------
+    # --- entry points (one call per turn, see the module's docstring) -----------------------
 
     def welcome(self, caller: Caller) -> Card:
         return welcome_card(caller.t)

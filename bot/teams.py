@@ -130,9 +130,9 @@ class CrmBot(TeamsActivityHandler):
         return await asyncio.get_running_loop().run_in_executor(self._executor, work)
 
     async def _in_turn(self, turn_context: TurnContext, work: Callable[[], T]) -> T:
-        """The turn's database work in one trip to a worker thread, after (once per turn)
-        noting who is speaking and where. One hop instead of three is a measurable share of a
-        short turn."""
+        """The turn's database work in one call (one trip to a worker thread, where there are
+        any), after (once per turn) noting who is speaking and where. One hop instead of three
+        is a measurable share of a short turn."""
         prologue: _Prologue = turn_context.turn_state[PROLOGUE]
 
         def run() -> T:
@@ -353,7 +353,7 @@ class _Refused(Exception):
 
 
 class _Prologue:
-    """What every turn does first, in the worker thread of its first database call. Storage
+    """What every turn does first, within its first database call. Storage
     failures here become a refusal card: the turn has not changed anything yet."""
 
     def __init__(self, bot: CrmBot, activity: Activity, speaker: Speaker) -> None:
