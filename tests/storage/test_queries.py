@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
@@ -22,7 +24,7 @@ from domain.users import Role
 from storage.database import Database
 from storage.queries import SqlQueries, encode_cursor
 from tests.domain.fakes import FakeClock
-from tests.storage.conftest import ADMIN, ALICE, BOB, TENANT
+from tests.storage.conftest import ADMIN, ALICE, BOB, TENANT, statements
 
 
 @pytest.fixture
@@ -222,6 +224,39 @@ def test_found_leads_are_the_newest_matches_each_viewer_may_see(
     seen = queries.find(queries.viewer(ALICE), "fleet", limit=4).leads
     assert [lead.id for lead in seen] == [lead.id for lead in alices[:4]]
     assert all(lead.account_name is None for lead in seen)
+
+
+# Columns a list row never shows: large or JSON on every row, and decoded for nothing.
+_NOT_LISTED = re.compile(
+    r"\b(relationships|documents|custom_fields|characteristics|interests|disinterests"
+    r"|participants|follower_ids|description|lost_reason)\b"
+)
+
+
+def test_lists_and_search_read_only_what_a_row_shows(
+    crm: CRM, database: Database, queries: SqlQueries
+) -> None:
+    """Every list statement names the columns it shows: ``select(table)`` brought an account's
+    documents and relationships, a lead's participants and description along for every row."""
+    acme = crm.create_account(TENANT, ADMIN, name="Acme", tags=["vip"])
+    crm.create_contact(TENANT, ADMIN, name="Acme buyer", email="buyer@acme.test")
+    crm.create_lead(TENANT, ADMIN, title="Acme renewal", account_id=acme.id, tags=["vip"])
+    admin, alice = queries.viewer(ADMIN), queries.viewer(ALICE)
+    with statements(database) as sent:
+        for viewer in (admin, alice):
+            found = queries.find(viewer, "acme")
+            queries.accounts(viewer, AccountFilter(tag="vip"))
+            queries.contacts(viewer, ContactFilter(text_prefix="buyer"))
+            queries.leads(viewer, LeadFilter(tag="vip"))
+            queries.my_leads(viewer)
+            queries.stale_leads(viewer, idle_days=0, now=datetime.now(UTC))
+    assert [lead.title for lead in found.leads] == []  # Alice sees none of the admin's
+    columns = [part for sql in sent for part in re.findall(r"SELECT\s(.*?)\sFROM", sql, re.S)]
+    assert len(columns) >= 12
+    assert [part for part in columns if _NOT_LISTED.search(part)] == []
+    shown = queries.find(admin, "acme")
+    assert [a.tags for a in shown.accounts] == [frozenset({"vip"})]
+    assert [(lead.title, lead.account_name) for lead in shown.leads] == [("Acme renewal", "Acme")]
 
 
 def test_users_by_name_prefix(crm: CRM, queries: SqlQueries) -> None:
