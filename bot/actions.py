@@ -741,6 +741,33 @@ def _lead_remind(actions: Actions, caller: Caller, data: CardData) -> Card:
     return actions.lead(caller, lead_id)
 
 
+@verb(verbs.LEAD_EDIT)
+def _lead_edit(actions: Actions, caller: Caller, data: CardData) -> Card:
+    """The details form: a field the data carries is set (blank clears it), a field it lacks
+    (an older card) is left as it is. Amounts are read as the user's language writes them."""
+    lead_id = LeadId(data.id(verbs.LEAD_ID))
+    given = data.raw.keys()
+    changes: dict[str, Any] = {}
+    if verbs.IN_EDIT_TITLE in given:
+        changes["title"] = data.text(verbs.IN_EDIT_TITLE)
+    if verbs.IN_AMOUNT in given:
+        amount = caller.t.parse_amount(data.text(verbs.IN_AMOUNT))
+        changes.update(amount=amount, clear_amount=amount is None)
+    if verbs.IN_CURRENCY in given and data.text(verbs.IN_CURRENCY).strip():
+        changes["currency"] = data.text(verbs.IN_CURRENCY)
+    if verbs.IN_CLOSE_DATE in given:
+        day = clean_date(data.text(verbs.IN_CLOSE_DATE).strip() or None, "close_date")
+        changes.update(close_date=day, clear_close_date=day is None)
+    if verbs.IN_TAGS in given:
+        changes["tags"] = [tag for tag in data.text(verbs.IN_TAGS).split(",") if tag.strip()]
+    if verbs.IN_DESCRIPTION in given:
+        changes["description"] = data.text(verbs.IN_DESCRIPTION)
+    lead = actions.crm.update_lead(
+        caller.tenant_id, caller.user_id, lead_id, expected_version=data.version(), **changes
+    )
+    return actions.lead(caller, lead_id, lead)
+
+
 @verb(verbs.LEAD_DUPLICATE)
 def _lead_duplicate(actions: Actions, caller: Caller, data: CardData) -> Card:
     copy = actions.crm.duplicate_lead(

@@ -4,8 +4,10 @@ may take. What the viewer may do comes from the view (``can_change``), never fro
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Final, Protocol
 from urllib.parse import quote
 
@@ -38,10 +40,22 @@ from domain.ids import UserId
 from domain.services import LeadView
 from domain.settings import Stage
 from domain.users import User
-from domain.validation import EMAIL_MAX, NAME_MAX, REASON_MAX, SHORT_MAX, TEXT_MAX, TITLE_MAX
+from domain.validation import (
+    EMAIL_MAX,
+    NAME_MAX,
+    REASON_MAX,
+    SHORT_MAX,
+    TAG_MAX,
+    TAGS_MAX,
+    TEXT_MAX,
+    TITLE_MAX,
+)
 
 REFRESH_USERS_MAX: Final = 60  # Teams refreshes a card automatically for at most 60 users
 MAILTO_MAX: Final = 2000  # longer mailto links are cut by some mail clients
+# The most of the card's 28 KB the details form may spend carrying the description (as the
+# budget measures it, non-ASCII escaped: 4,000 accented or CJK characters take 24 KB).
+FORM_TEXT_BYTES: Final = 8 * 1024
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -351,9 +365,62 @@ def _remind_action(view: LeadView, t: Translator) -> Element:
     return show_card(t.t("action.remind_me"), body, [save])
 
 
+def _edit_action(view: LeadView, t: Translator) -> Element:
+    """The deal's own details, filled in with what they are now: a field left blank clears
+    it (the title excepted), so the form says what the lead will hold once saved."""
+    lead = view.lead
+    body: list[Element] = [
+        text_input(
+            verbs.IN_EDIT_TITLE,
+            t.t("input.title"),
+            max_length=TITLE_MAX,
+            value=lead.title,
+            required=True,
+            error=t.t("input.required"),
+        ),
+        text_input(
+            verbs.IN_AMOUNT,
+            t.t("input.amount"),
+            max_length=SHORT_MAX,
+            value=t.format_number(lead.amount) if lead.amount is not None else None,
+            placeholder=t.format_number(Decimal("1234.5")),
+        ),
+        text_input(verbs.IN_CURRENCY, t.t("input.currency"), max_length=3, value=lead.currency),
+        {
+            "type": "Input.Date",
+            "id": verbs.IN_CLOSE_DATE,
+            "label": t.t("input.close_date"),
+            **({"value": lead.close_date.isoformat()} if lead.close_date else {}),
+        },
+        text_input(
+            verbs.IN_TAGS,
+            t.t("input.tags"),
+            max_length=TAGS_MAX * (TAG_MAX + 2),
+            value=", ".join(sorted(lead.tags)) or None,
+        ),
+    ]
+    description = lead.description or ""
+    if len(json.dumps(description)) <= FORM_TEXT_BYTES:
+        body.append(
+            text_input(
+                verbs.IN_DESCRIPTION,
+                t.t("input.description"),
+                max_length=TEXT_MAX,
+                value=description,
+                multiline=True,
+            )
+        )
+    else:
+        # Without its input, saving leaves the description as it is.
+        body.append(text(t.t("lead.description_too_long"), subtle=True))
+    save = execute(t.t("action.save"), verbs.LEAD_EDIT, _lead_data(view))
+    return show_card(t.t("action.edit"), body, [save])
+
+
 def _more_action(view: LeadView, t: Translator, limits: LeadCardLimits) -> Element:
     actions: list[Element] = []
     if view.can_change:
+        actions.append(_edit_action(view, t))
         body = [
             text_input(
                 verbs.IN_DUPLICATE_TITLE,
@@ -428,6 +495,8 @@ def _build(
         plain(lead.title, size="large", weight="bolder", spacing="none"),
         *_facts(view, t),
     ]
+    if lead.description:
+        body.append(plain(shorten(lead.description, limits.comment_chars), spacing="small"))
     if not lead.is_open and view.can_change:
         body.append(text(t.t("lead.closed_hint"), subtle=True))
     body += _people(view, t, limits)

@@ -51,6 +51,12 @@ IN_MUTE_LEAD: Final = "mute_lead"
 IN_REMINDER_DATE: Final = "reminder_date"
 IN_REMINDER_TIME: Final = "reminder_time"
 IN_REMINDER_TEXT: Final = "reminder_text"
+IN_EDIT_TITLE: Final = "edit_title"
+IN_AMOUNT: Final = "amount"
+IN_CURRENCY: Final = "currency"
+IN_CLOSE_DATE: Final = "close_date"
+IN_TAGS: Final = "tags"
+IN_DESCRIPTION: Final = "description"
 
 # --- verbs ----------------------------------------------------------------------------------
 HELP: Final = "help"
@@ -76,6 +82,7 @@ LEAD_ADD_FOLLOWER: Final = "lead.add_follower"
 LEAD_COMMENT: Final = "lead.comment"
 LEAD_DUPLICATE: Final = "lead.duplicate"
 LEAD_REMIND: Final = "lead.remind"
+LEAD_EDIT: Final = "lead.edit"
 
 ACCOUNT_SHOW: Final = "account.show"
 ACCOUNT_CLASSIFY: Final = "account.classify"
@@ -123,6 +130,10 @@ CONTRACT: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     LEAD_COMMENT: (_LEAD, (IN_COMMENT,)),
     LEAD_DUPLICATE: (_LEAD, (IN_DUPLICATE_TITLE,)),
     LEAD_REMIND: (_LEAD, (IN_REMINDER_DATE, IN_REMINDER_TIME, IN_REMINDER_TEXT)),
+    LEAD_EDIT: (
+        _LEAD,
+        (IN_EDIT_TITLE, IN_AMOUNT, IN_CURRENCY, IN_CLOSE_DATE, IN_TAGS, IN_DESCRIPTION),
+    ),
     ACCOUNT_SHOW: ((ACCOUNT_ID,), ()),
     ACCOUNT_CLASSIFY: (_ACCOUNT, (IN_CLASSIFICATION,)),
     ACCOUNT_ADD_RELATIONSHIP: (_ACCOUNT, (IN_OTHER_ACCOUNT_ID, IN_RELATIONSHIP_REASON)),

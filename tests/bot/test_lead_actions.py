@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote
 
@@ -402,3 +404,138 @@ async def test_a_redelivered_message_that_changes_nothing_is_answered_once(
         for _ in range(2):
             assert (await service.post(activity)).status in {200, 201}
         assert len(service.connector.sent) == before + 1
+
+
+def edit(card: dict[str, Any], **fields: str) -> dict[str, Any]:
+    """The details form as Teams sends it: every input with its value now, ``fields`` changed."""
+    form = next(
+        node
+        for node in walk(card)
+        if node.get("type") == "Action.ShowCard"
+        and any(a.get("verb") == verbs.LEAD_EDIT for a in node["card"].get("actions", []))
+    )
+    values = {
+        node["id"]: node.get("value", "")
+        for node in walk(form["card"])
+        if str(node.get("type", "")).startswith("Input.")
+    }
+    return {**action_data(card, verbs.LEAD_EDIT), **values, **fields}
+
+
+async def test_edit_details_sets_amount_date_tags_and_description(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    data = edit(
+        lead_card,
+        **{
+            verbs.IN_EDIT_TITLE: "Fleet renewal (200 vans)",
+            verbs.IN_AMOUNT: "12,500.50",
+            verbs.IN_CURRENCY: "eur",
+            verbs.IN_CLOSE_DATE: "2027-03-31",
+            verbs.IN_TAGS: "Agency X, fleet,, ",
+            verbs.IN_DESCRIPTION: "Two-year contract, delivery in Q2.",
+        },
+    )
+    card = await service.press(verbs.LEAD_EDIT, data)
+    lead = lead_of(service, card)
+    assert (lead.title, lead.amount, lead.currency) == (
+        "Fleet renewal (200 vans)",
+        Decimal("12500.50"),
+        "EUR",
+    )
+    assert lead.close_date == date(2027, 3, 31)
+    assert lead.tags == frozenset({"agency x", "fleet"})
+    assert lead.description == "Two-year contract, delivery in Q2."
+    shown = texts(card)
+    assert "12,500.50" in shown
+    assert "Two-year contract, delivery in Q2." in shown
+    assert "agency x, fleet" in shown
+    # The form comes back filled in with what the lead now holds.
+    again = edit(card)
+    assert again[verbs.IN_AMOUNT] == "12,500.50"
+    assert again[verbs.IN_CLOSE_DATE] == "2027-03-31"
+    assert again[verbs.IN_TAGS] == "agency x, fleet"
+
+
+async def test_edit_reads_amounts_as_the_users_language_writes_them(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    data = edit(lead_card, **{verbs.IN_AMOUNT: "1.234,50", verbs.IN_CURRENCY: "BRL"})
+    card = await service.press(verbs.LEAD_EDIT, data, locale="pt-BR")
+    assert lead_of(service, card).amount == Decimal("1234.50")
+    assert "1.234,50" in texts(card)
+    assert "Editar detalhes" in texts(card)
+
+
+async def test_blank_fields_clear_them_and_missing_ones_are_left_alone(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    filled = await service.press(
+        verbs.LEAD_EDIT,
+        edit(
+            lead_card,
+            **{
+                verbs.IN_AMOUNT: "900",
+                verbs.IN_CLOSE_DATE: "2027-01-15",
+                verbs.IN_TAGS: "pilot",
+                verbs.IN_DESCRIPTION: "Pilot first",
+            },
+        ),
+    )
+    cleared = await service.press(
+        verbs.LEAD_EDIT,
+        edit(
+            filled,
+            **{
+                verbs.IN_AMOUNT: " ",
+                verbs.IN_CLOSE_DATE: "",
+                verbs.IN_TAGS: "",
+                verbs.IN_DESCRIPTION: "",
+            },
+        ),
+    )
+    lead = lead_of(service, cleared)
+    assert (lead.amount, lead.close_date, lead.tags, lead.description) == (
+        None,
+        None,
+        frozenset(),
+        None,
+    )
+    assert lead.title == "Fleet renewal"
+    # An older card's data without the form's inputs changes nothing it does not carry.
+    only_amount = {**action_data(cleared, verbs.LEAD_EDIT), verbs.IN_AMOUNT: "75"}
+    card = await service.press(verbs.LEAD_EDIT, only_amount)
+    lead = lead_of(service, card)
+    assert (lead.amount, lead.title, lead.currency) == (Decimal("75.00"), "Fleet renewal", "USD")
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "says"),
+    [
+        (verbs.IN_AMOUNT, "lots", "amount isn't a valid number"),
+        (verbs.IN_AMOUNT, "-5", "amount isn't a valid number"),
+        (verbs.IN_CURRENCY, "EURO", "three-letter code"),
+        (verbs.IN_CLOSE_DATE, "31/02/2027", "date"),
+        (verbs.IN_EDIT_TITLE, "   ", "title"),
+        (verbs.IN_TAGS, ",".join(f"t{n}" for n in range(40)), "tags"),
+        (verbs.IN_DESCRIPTION, "x" * 5000, "description"),
+    ],
+)
+async def test_bad_details_are_refused_and_nothing_is_written(
+    service: Service, lead_card: dict[str, Any], field: str, value: str, says: str
+) -> None:
+    before = lead_of(service, lead_card)
+    data = edit(lead_card, **{verbs.IN_AMOUNT: "100", field: value})
+    card = await service.press(verbs.LEAD_EDIT, data)
+    assert "That didn't work" in texts(card)
+    assert says in texts(card).lower()
+    assert lead_of(service, lead_card) == before
+
+
+async def test_edit_from_a_stale_card_is_refused(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    await service.press(verbs.LEAD_EDIT, edit(lead_card, **{verbs.IN_AMOUNT: "10"}))
+    card = await service.press(verbs.LEAD_EDIT, edit(lead_card, **{verbs.IN_AMOUNT: "20"}))
+    assert "That didn't work" in texts(card)
+    assert lead_of(service, lead_card).amount == Decimal("10.00")

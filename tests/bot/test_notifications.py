@@ -120,6 +120,23 @@ async def test_a_follower_hears_of_a_stage_change_and_the_actor_does_not(
     assert len(cards_to(notifying, ALICE)) == before_alice
 
 
+async def test_a_follower_hears_of_a_new_amount_and_close_date(notifying: Service) -> None:
+    """The details form on the card is a change like any other: followers hear of it."""
+    card = await followed_lead(notifying)
+    data = {
+        **action_data(card, verbs.LEAD_EDIT),
+        verbs.IN_AMOUNT: "12,500",
+        verbs.IN_CLOSE_DATE: "2027-03-31",
+    }
+    await notifying.press(verbs.LEAD_EDIT, data)
+    await dispatcher(notifying).drain()
+    received = cards_to(notifying, BOB)
+    assert len(received) == 1
+    shown = texts(check_card(received[0]))
+    assert "12,500.00" in shown
+    assert "Mar 31, 2027" in shown
+
+
 async def test_changes_in_one_burst_arrive_as_one_card(notifying: Service) -> None:
     card = await followed_lead(notifying)
     card = await change_stage(notifying, card, "25")

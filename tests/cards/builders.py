@@ -69,9 +69,18 @@ def _huge_lead(t: Translator) -> dict[str, Any]:
         title=LONG[:200],
         comment_text=(LONG * 4)[:4000],
     )
+    view.lead.description = (LONG * 4)[:4000]
     contacts = [make_contact(f"{LONG[:150]} {i}") for i in range(100)]
     colleagues = [make_user(f"{LONG[:150]} {i}", i) for i in range(100)]
     return lead_card(view, t, account_contacts=contacts, colleagues=colleagues)
+
+
+def _huge_lead_escaped_description(t: Translator) -> dict[str, Any]:
+    """The longest description that escapes worst: 4,000 characters of 6 bytes each."""
+    view = make_lead_view(participants=100, followers=100, comments=5, long_names=True)
+    view.lead.description = "契約" * 2000
+    contacts = [make_contact(f"{LONG[:150]} {i}") for i in range(100)]
+    return lead_card(view, t, account_contacts=contacts)
 
 
 def _pipeline(t: Translator) -> dict[str, Any]:
@@ -202,6 +211,7 @@ BUILDERS: dict[str, CardBuilder] = {
         t,
     ),
     "lead_huge": _huge_lead,
+    "lead_huge_escaped_description": _huge_lead_escaped_description,
     "account": _account,
     "account_read_only": lambda t: _account(t, can_change=False),
     "account_huge": lambda t: _account(t, big=True),

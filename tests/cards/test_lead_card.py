@@ -25,6 +25,7 @@ CHANGE_VERBS = {
     verbs.LEAD_SET_PRIMARY_CONTACT,
     verbs.LEAD_ADD_FOLLOWER,
     verbs.LEAD_DUPLICATE,
+    verbs.LEAD_EDIT,
 }
 
 
@@ -220,3 +221,52 @@ def test_french_labels_put_a_no_break_space_before_the_colon() -> None:
         for run in node["inlines"]
         if isinstance(run, dict)
     ]
+
+
+def test_details_form_is_filled_in_with_the_lead_as_it_is() -> None:
+    view = make_lead_view()
+    view.lead.description = "Fleet of 40 vans.\nDelivery in two batches."
+    card = lead_card(view, Translator("fr"))
+    form = next(
+        node
+        for node in walk(card)
+        if node.get("type") == "Action.ShowCard"
+        and any(a.get("verb") == verbs.LEAD_EDIT for a in node["card"]["actions"])
+    )
+    assert form["title"] == "Modifier les détails"
+    values = {node["id"]: node.get("value") for node in walk(form["card"]) if "id" in node}
+    assert values == {
+        verbs.IN_EDIT_TITLE: "Renewal 2026 & more?",
+        verbs.IN_AMOUNT: "1\u202f234,50",
+        verbs.IN_CURRENCY: "USD",
+        verbs.IN_CLOSE_DATE: "2026-03-31",
+        verbs.IN_TAGS: "q1, upsell",
+        verbs.IN_DESCRIPTION: "Fleet of 40 vans.\nDelivery in two batches.",
+    }
+    assert "Delivery in two batches." in json.dumps(card["body"], ensure_ascii=False)
+
+
+def test_a_lead_without_details_offers_an_empty_form() -> None:
+    view = make_lead_view()
+    view.lead.amount = None
+    view.lead.close_date = None
+    view.lead.tags = frozenset()
+    card = lead_card(view, Translator("en"))
+    inputs = [
+        node
+        for node in walk(card)
+        if node.get("id") in {verbs.IN_AMOUNT, verbs.IN_CLOSE_DATE, verbs.IN_TAGS}
+    ]
+    assert len(inputs) == 3
+    assert all("value" not in node for node in inputs)
+
+
+def test_a_description_too_long_to_carry_is_left_out_of_the_form() -> None:
+    """4,000 CJK characters take 24 KB of the card's 28 KB escaped: the form leaves the input
+    out (saving then keeps the description) and says why."""
+    view = make_lead_view()
+    view.lead.description = "\u5951" * 4000
+    card = lead_card(view, Translator("en"))
+    assert verbs.IN_DESCRIPTION not in {node.get("id") for node in walk(card)}
+    assert "too long to edit here" in json.dumps(card)
+    assert verbs.LEAD_EDIT in offered(card)

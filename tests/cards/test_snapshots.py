@@ -79,6 +79,11 @@ def test_open_lead_for_someone_who_works_it() -> None:
             [],
             [
                 (
+                    "Edit details",
+                    ["edit_title", "amount", "currency", "close_date", "tags", "description"],
+                    [("Save", "lead.edit")],
+                ),
+                (
                     "Duplicate (upsell / renewal)",
                     ["duplicate_title"],
                     [("Duplicate (upsell / renewal)", "lead.duplicate")],
