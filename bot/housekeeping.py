@@ -2,8 +2,8 @@
 
 Every message and every card press that changes something records its Teams activity id, so a
 redelivery is applied once, and every change leaves an outbox row for the notifications it
-causes. Teams redelivers within minutes and the history table keeps every event; without this,
-both tables grew by a row per turn for ever.
+causes, and every notification a card per person. Teams redelivers within minutes and the history
+table keeps every event; without this, these tables grew by a row per turn for ever.
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ logger = logging.getLogger(__name__)
 class Purges(Protocol):
     def purge_processed_activities(self, older_than: timedelta) -> int: ...
     def purge_settled_outbox(self, older_than: timedelta) -> int: ...
+    def purge_settled_notifications(self, older_than: timedelta) -> int: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +33,8 @@ class Schedule:
     every: float = 3600.0
     keep_activity_ids: timedelta = timedelta(days=2)
     keep_settled_outbox: timedelta = timedelta(days=7)
+    # Long enough to answer "why didn't I get it?" about last month's cards.
+    keep_settled_notifications: timedelta = timedelta(days=30)
 
 
 async def housekeeping(
@@ -49,14 +52,24 @@ async def housekeeping(
             outbox = await loop.run_in_executor(
                 executor, database.purge_settled_outbox, schedule.keep_settled_outbox
             )
+            cards = await loop.run_in_executor(
+                executor,
+                database.purge_settled_notifications,
+                schedule.keep_settled_notifications,
+            )
         except StorageError as error:
             logger.warning("housekeeping: could not purge (%s); trying again later", error)
             continue
         except Exception:
             logger.exception("housekeeping failed; trying again later")
             continue
-        if ids or outbox:
-            logger.info("housekeeping: forgot %d activity ids and %d outbox rows", ids, outbox)
+        if ids or outbox or cards:
+            logger.info(
+                "housekeeping: forgot %d activity ids, %d outbox rows and %d notifications",
+                ids,
+                outbox,
+                cards,
+            )
 
 
 async def _stopped(stop: asyncio.Event, seconds: float) -> bool:

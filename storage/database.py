@@ -154,6 +154,10 @@ class Database:
         """Housekeeping for the outbox: messages settled (done, undeliverable) long ago."""
         return self.outbox().purge_settled(self._clock() - older_than)
 
+    def purge_settled_notifications(self, older_than: timedelta) -> int:
+        """Housekeeping for follower notifications: cards settled long ago."""
+        return self.notifications().purge_settled(self._clock() - older_than)
+
     def notifications(self) -> NotificationStore:
         """Across tenants, like the outbox: follower notifications and their preferences."""
         return NotificationStore(self.sessions, self.dialect, self._clock)

@@ -924,6 +924,28 @@ class NotificationStore:
         with translated(), self._sessions() as session, session.begin():
             return cast(CursorResult[Any], session.execute(statement)).rowcount
 
+    def purge_settled(self, before: datetime) -> int:
+        """Forget cards sent or given up on before ``before``, with their attempts: one row per
+        person per burst of changes, kept for ever otherwise. A card still waiting that was
+        to update a forgotten one posts a new card instead (as for a card deleted in Teams).
+        ``available_at`` comes before ``sent_at``, so the status index narrows the rows."""
+        settled = (
+            _NOTIFICATIONS.c.status.in_(
+                [NotificationStatus.SENT.value, NotificationStatus.UNDELIVERABLE.value]
+            ),
+            _NOTIFICATIONS.c.available_at < before,
+            func.coalesce(_NOTIFICATIONS.c.sent_at, _NOTIFICATIONS.c.available_at) < before,
+        )
+        old = select(_NOTIFICATIONS.c.id).where(*settled)
+        attempts = delete(NotificationAttemptRow).where(
+            NotificationAttemptRow.notification_id.in_(old)
+        )
+        cards = delete(NotificationRow).where(*settled)
+        with translated("notification"), self._sessions() as session, session.begin():
+            session.execute(attempts.execution_options(synchronize_session=False))
+            result = session.execute(cards.execution_options(synchronize_session=False))
+            return cast(CursorResult[Any], result).rowcount
+
     # --- inspection -------------------------------------------------------------------------
 
     def counts(self) -> dict[str, int]:

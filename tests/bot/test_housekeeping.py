@@ -17,6 +17,8 @@ from storage.errors import StorageUnavailable
 from storage.rows import ProcessedActivityRow
 from tests.bot.conftest import settings_for, start_service
 from tests.domain.fakes import FakeClock
+from tests.storage.conftest import TENANT
+from tests.storage.test_notifications import LEASE, fan_out, sent, stage_change
 from tests.storage.test_outbox import enqueue
 from tests.support.connector import StandInConnector
 
@@ -25,6 +27,7 @@ QUICK = Schedule(
     every=0.05,
     keep_activity_ids=timedelta(days=2),
     keep_settled_outbox=timedelta(days=7),
+    keep_settled_notifications=timedelta(days=30),
 )
 
 
@@ -63,6 +66,24 @@ async def test_old_ids_and_settled_outbox_rows_go_recent_ones_stay(
     assert _stored(database, "t1") == {"recent"}
 
 
+async def test_notifications_settled_a_month_ago_go(database: Database, clock: FakeClock) -> None:
+    fan_out(database, clock, ["aad-old"], stage_change(clock, "s1"))
+    store = database.notifications()
+    (old,) = store.claim("w1", limit=1, lease=LEASE)
+    store.settle("w1", [sent(old)])
+    clock.advance(days=31)
+    fan_out(database, clock, ["aad-new"], stage_change(clock, "s2"))
+    (recent,) = store.claim("w1", limit=1, lease=LEASE)
+    store.settle("w1", [sent(recent)])
+    stop = asyncio.Event()
+    with ThreadPoolExecutor(1) as executor:
+        task = asyncio.create_task(housekeeping(database, executor, stop, QUICK))
+        await _until(lambda: store.for_recipient(TENANT, "aad-old") == [])
+        stop.set()
+        await asyncio.wait_for(task, timeout=2)
+    assert [row["status"] for row in store.for_recipient(TENANT, "aad-new")] == ["sent"]
+
+
 class _Flaky:
     """Down once, then up: housekeeping must keep going after a failure."""
 
@@ -76,6 +97,9 @@ class _Flaky:
         return 0
 
     def purge_settled_outbox(self, older_than: timedelta) -> int:
+        return 0
+
+    def purge_settled_notifications(self, older_than: timedelta) -> int:
         return 0
 
 

@@ -207,3 +207,46 @@ def test_personal_chats_are_each_persons_latest_active_1to1_chat(
     found = database.notifications().personal_chats(TENANT, ["aad-b", "aad-c", "aad-d", "aad-e"])
     assert {person: ref.conversation_id for person, ref in found.items()} == {"aad-b": "a:new-b"}
     assert found["aad-b"].user_id == "29:aad-b"
+
+
+def test_cards_settled_long_ago_go_with_their_attempts_and_the_rest_stay(
+    database: Database, clock: FakeClock
+) -> None:
+    fan_out(database, clock, ["aad-b", "aad-c", "aad-d", "aad-e"], stage_change(clock, "s1"))
+    store = database.notifications()
+    b, c, d, e = store.claim("w1", limit=10, lease=LEASE)
+    store.settle(
+        "w1",
+        [
+            sent(b),
+            Settlement.undeliverable(c, status_code=403, detail="HTTP 403"),
+            Settlement.waiting(d, "nobody can reach this user"),
+        ],
+    )
+    clock.advance(days=40)
+    store.settle("w1", [sent(e)])  # sent today
+    assert database.purge_settled_notifications(timedelta(days=30)) == 2
+    assert store.counts() == {"sent": 1, "waiting": 1}
+    assert store.attempts(b.id) == []
+    assert store.attempts(c.id) == []
+    assert store.attempts(e.id) == [("sent", None)]
+    assert database.purge_settled_notifications(timedelta(days=30)) == 0
+
+
+def test_a_card_that_was_to_update_a_forgotten_one_posts_a_new_one(
+    database: Database, clock: FakeClock
+) -> None:
+    fan_out(database, clock, ["aad-b"], stage_change(clock, "s1"))
+    store = database.notifications()
+    (first,) = store.claim("w1", limit=10, lease=LEASE)
+    store.settle("w1", [sent(first)])
+    fan_out(database, clock, ["aad-b"], stage_change(clock, "s2"))  # same burst: an update
+    (update,) = store.claim("w1", limit=10, lease=LEASE)
+    assert update.replaces_activity_id == "activity-1"
+    store.settle("w1", [Settlement.waiting(update, "nobody can reach this user")])
+    clock.advance(days=31)
+    assert database.purge_settled_notifications(timedelta(days=30)) == 1
+    assert store.wake(TENANT, "aad-b") == 1
+    (again,) = store.claim("w1", limit=10, lease=LEASE)
+    assert again.id == update.id
+    assert again.replaces_activity_id is None
