@@ -759,7 +759,7 @@ def _lead_edit(actions: Actions, caller: Caller, data: CardData) -> Card:
         day = clean_date(data.text(verbs.IN_CLOSE_DATE).strip() or None, "close_date")
         changes.update(close_date=day, clear_close_date=day is None)
     if verbs.IN_TAGS in given:
-        changes["tags"] = [tag for tag in data.text(verbs.IN_TAGS).split(",") if tag.strip()]
+        changes["tags"] = _tags(data)
     if verbs.IN_DESCRIPTION in given:
         changes["description"] = data.text(verbs.IN_DESCRIPTION)
     lead = actions.crm.update_lead(
@@ -804,6 +804,27 @@ def _account_classify(actions: Actions, caller: Caller, data: CardData) -> Card:
         expected_version=data.version(),
     )
     return actions.account(caller, account_id)
+
+
+@verb(verbs.ACCOUNT_EDIT)
+def _account_edit(actions: Actions, caller: Caller, data: CardData) -> Card:
+    """As the lead's details form: a field the data lacks is left as it is."""
+    account_id = data.id(verbs.ACCOUNT_ID)
+    given = data.raw.keys()
+    actions.crm.update_account(
+        caller.tenant_id,
+        caller.user_id,
+        account_id,
+        name=data.text(verbs.IN_ACCOUNT_NAME) if verbs.IN_ACCOUNT_NAME in given else None,
+        tags=_tags(data) if verbs.IN_TAGS in given else None,
+        expected_version=data.version(),
+    )
+    return actions.account(caller, account_id)
+
+
+def _tags(data: CardData) -> list[str]:
+    """Tags as typed in one box: separated by commas, blanks ignored."""
+    return [tag for tag in data.text(verbs.IN_TAGS).split(",") if tag.strip()]
 
 
 @verb(verbs.ACCOUNT_ADD_RELATIONSHIP)

@@ -31,7 +31,7 @@ from cards.lists import ContactRow, LeadRow, contact_row, fitted, lead_row
 from domain.accounts import Classification, Direction
 from domain.services import AccountView
 from domain.settings import CatalogEntry, Stage
-from domain.validation import EMAIL_MAX, NAME_MAX, REASON_MAX, TITLE_MAX
+from domain.validation import EMAIL_MAX, NAME_MAX, REASON_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
 
 DOCUMENTS_SHOWN: Final = 6
 
@@ -84,6 +84,29 @@ def _documents(view: AccountView, t: Translator) -> list[Element]:
     return [heading(t.t("label.documents")), action_set(links), *more_line(t, hidden)]
 
 
+def _edit_action(view: AccountView, t: Translator, data: Mapping[str, DataValue]) -> Element:
+    """The name and the tags, filled in as they are; blank tags clear them."""
+    account = view.account
+    body = [
+        text_input(
+            verbs.IN_ACCOUNT_NAME,
+            t.t("input.name"),
+            max_length=NAME_MAX,
+            value=account.name,
+            required=True,
+            error=t.t("input.required"),
+        ),
+        text_input(
+            verbs.IN_TAGS,
+            t.t("input.tags"),
+            max_length=TAGS_MAX * (TAG_MAX + 2),
+            value=", ".join(sorted(account.tags)) or None,
+        ),
+    ]
+    save = execute(t.t("action.save"), verbs.ACCOUNT_EDIT, data)
+    return show_card(t.t("action.edit"), body, [save])
+
+
 def _actions(view: AccountView, t: Translator, other_accounts: Sequence[Pickable]) -> list[Element]:
     account = view.account
     data: dict[str, DataValue] = {verbs.ACCOUNT_ID: account.id, verbs.VERSION: account.version}
@@ -106,6 +129,7 @@ def _actions(view: AccountView, t: Translator, other_accounts: Sequence[Pickable
         ]
         save = execute(t.t("action.save"), verbs.ACCOUNT_CLASSIFY, data)
         actions.append(show_card(t.t("action.classify"), body, [save]))
+        actions.append(_edit_action(view, t, data))
 
         others = [other for other in other_accounts if other.id != account.id][:25]
         if others:

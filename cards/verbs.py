@@ -57,6 +57,7 @@ IN_CURRENCY: Final = "currency"
 IN_CLOSE_DATE: Final = "close_date"
 IN_TAGS: Final = "tags"
 IN_DESCRIPTION: Final = "description"
+IN_ACCOUNT_NAME: Final = "account_name"
 
 # --- verbs ----------------------------------------------------------------------------------
 HELP: Final = "help"
@@ -89,6 +90,7 @@ ACCOUNT_CLASSIFY: Final = "account.classify"
 ACCOUNT_ADD_RELATIONSHIP: Final = "account.add_relationship"
 ACCOUNT_ADD_CONTACT: Final = "account.add_contact"
 ACCOUNT_NEW_LEAD: Final = "account.new_lead"
+ACCOUNT_EDIT: Final = "account.edit"
 
 CONTACT_SHOW: Final = "contact.show"
 CONTACT_SET_STATUS: Final = "contact.set_status"
@@ -136,6 +138,7 @@ CONTRACT: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ),
     ACCOUNT_SHOW: ((ACCOUNT_ID,), ()),
     ACCOUNT_CLASSIFY: (_ACCOUNT, (IN_CLASSIFICATION,)),
+    ACCOUNT_EDIT: (_ACCOUNT, (IN_ACCOUNT_NAME, IN_TAGS)),
     ACCOUNT_ADD_RELATIONSHIP: (_ACCOUNT, (IN_OTHER_ACCOUNT_ID, IN_RELATIONSHIP_REASON)),
     ACCOUNT_ADD_CONTACT: (_ACCOUNT, (IN_CONTACT_NAME, IN_CONTACT_EMAIL, IN_CONTACT_JOB_TITLE)),
     ACCOUNT_NEW_LEAD: ((ACCOUNT_ID,), (IN_LEAD_TITLE,)),

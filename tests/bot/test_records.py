@@ -37,6 +37,47 @@ async def test_an_unknown_classification_is_refused_clearly(service: Service) ->
     assert has_action(refused, verbs.ACCOUNT_SHOW)
 
 
+async def test_rename_and_tag_an_account_then_find_it_by_its_new_name(service: Service) -> None:
+    card = await _account_card(service)
+    data = {
+        **action_data(card, verbs.ACCOUNT_EDIT),
+        verbs.IN_ACCOUNT_NAME: "Acme Logistics",
+        verbs.IN_TAGS: "Agency partner, , fleet",
+    }
+    card = await service.press(verbs.ACCOUNT_EDIT, data)
+    assert "Acme Logistics" in texts(card)
+    assert "agency partner, fleet" in texts(card)
+    found = await service.say("find acme log")
+    assert "Acme Logistics" in texts(found)
+    cleared = await service.press(
+        verbs.ACCOUNT_EDIT, {**action_data(card, verbs.ACCOUNT_EDIT), verbs.IN_TAGS: ""}
+    )
+    assert "agency partner" not in texts(cleared)
+    assert "Acme Logistics" in texts(cleared)  # the name was not in the data: left as it is
+
+
+async def test_bad_account_details_are_refused_and_nothing_changes(service: Service) -> None:
+    card = await _account_card(service)
+    for field, value in (
+        (verbs.IN_ACCOUNT_NAME, "  "),
+        (verbs.IN_ACCOUNT_NAME, "x" * 500),
+        (verbs.IN_TAGS, ",".join(f"t{n}" for n in range(40))),
+    ):
+        data = {**action_data(card, verbs.ACCOUNT_EDIT), verbs.IN_TAGS: "kept", field: value}
+        refused = await service.press(verbs.ACCOUNT_EDIT, data)
+        assert "That didn't work" in texts(refused)
+    shown = await service.say("account Acme")
+    assert "kept" not in texts(shown)
+    stale = await service.press(
+        verbs.ACCOUNT_EDIT, {**action_data(card, verbs.ACCOUNT_EDIT), verbs.IN_TAGS: "one"}
+    )
+    assert "one" in texts(stale)
+    again = await service.press(
+        verbs.ACCOUNT_EDIT, {**action_data(card, verbs.ACCOUNT_EDIT), verbs.IN_TAGS: "two"}
+    )
+    assert "That didn't work" in texts(again)  # drawn before the change above
+
+
 async def test_add_a_contact_then_start_a_lead_in_the_account(service: Service) -> None:
     card = await _account_card(service)
     data = {

@@ -95,6 +95,7 @@ def test_account_actions_only_for_those_who_may_change_it() -> None:
         verbs.ACCOUNT_ADD_RELATIONSHIP,
         verbs.ACCOUNT_ADD_CONTACT,
         verbs.ACCOUNT_NEW_LEAD,
+        verbs.ACCOUNT_EDIT,
     }
     assert changes <= set(verbs_of(BUILDERS["account"](Translator("en"))))
     assert not changes & set(verbs_of(BUILDERS["account_read_only"](Translator("en"))))
