@@ -817,9 +817,19 @@ def _account_edit(actions: Actions, caller: Caller, data: CardData) -> Card:
         account_id,
         name=data.text(verbs.IN_ACCOUNT_NAME) if verbs.IN_ACCOUNT_NAME in given else None,
         tags=_tags(data) if verbs.IN_TAGS in given else None,
+        characteristics=_keys(data, verbs.IN_CHARACTERISTICS),
+        interests=_keys(data, verbs.IN_INTERESTS),
+        disinterests=_keys(data, verbs.IN_DISINTERESTS),
         expected_version=data.version(),
     )
     return actions.account(caller, account_id)
+
+
+def _keys(data: CardData, key: str) -> list[str] | None:
+    """A multiple choice as Teams sends it ("a,b"; "" for none), or None when absent."""
+    if key not in data.raw:
+        return None
+    return [part.strip() for part in data.text(key).split(",") if part.strip()]
 
 
 def _tags(data: CardData) -> list[str]:

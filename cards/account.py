@@ -3,11 +3,12 @@ and leads, and the changes its responsibles may make."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Final
 
 from cards import verbs
 from cards.elements import (
+    BUDGET_BYTES,
     Card,
     Choice,
     DataValue,
@@ -15,6 +16,7 @@ from cards.elements import (
     action_set,
     capped,
     card,
+    card_size,
     choice_set,
     execute,
     heading,
@@ -23,6 +25,7 @@ from cards.elements import (
     open_url,
     plain,
     show_card,
+    text,
     text_input,
 )
 from cards.i18n import Translator
@@ -84,8 +87,42 @@ def _documents(view: AccountView, t: Translator) -> list[Element]:
     return [heading(t.t("label.documents")), action_set(links), *more_line(t, hidden)]
 
 
-def _edit_action(view: AccountView, t: Translator, data: Mapping[str, DataValue]) -> Element:
-    """The name and the tags, filled in as they are; blank tags clear them."""
+def _catalog_inputs(view: AccountView, t: Translator) -> list[Element]:
+    """One multiple choice per catalog the tenant keeps: its active entries and any retired
+    one the account still has (left out, saving would drop it)."""
+    account, settings = view.account, view.settings
+    inputs: list[Element] = []
+    for input_id, label, entries, keys in (
+        (
+            verbs.IN_CHARACTERISTICS,
+            "label.characteristics",
+            settings.characteristics,
+            account.characteristics,
+        ),
+        (verbs.IN_INTERESTS, "label.interests", settings.interest_areas, account.interests),
+        (
+            verbs.IN_DISINTERESTS,
+            "label.disinterests",
+            settings.interest_areas,
+            account.disinterests,
+        ),
+    ):
+        offered = [entry for entry in entries if not entry.retired or entry.key in keys]
+        known = {entry.key for entry in offered}
+        choices = [Choice(value=entry.key, title=entry.label) for entry in offered]
+        choices += [Choice(value=key, title=key) for key in sorted(keys - known)]
+        if not choices:
+            continue
+        value = ",".join(choice.value for choice in choices if choice.value in keys)
+        inputs.append(choice_set(input_id, t.t(label), choices, value=value or None, multi=True))
+    return inputs
+
+
+def _edit_action(
+    view: AccountView, t: Translator, data: Mapping[str, DataValue], catalogs: bool
+) -> Element:
+    """The name, the tags and the catalog entries, filled in as they are; blank tags clear
+    them. ``catalogs`` False leaves the catalogs out (a saved form then keeps them)."""
     account = view.account
     body = [
         text_input(
@@ -103,11 +140,17 @@ def _edit_action(view: AccountView, t: Translator, data: Mapping[str, DataValue]
             value=", ".join(sorted(account.tags)) or None,
         ),
     ]
+    if catalogs:
+        body += _catalog_inputs(view, t)
+    elif view.settings.characteristics or view.settings.interest_areas:
+        body.append(text(t.t("account.catalogs_too_long"), subtle=True))
     save = execute(t.t("action.save"), verbs.ACCOUNT_EDIT, data)
     return show_card(t.t("action.edit"), body, [save])
 
 
-def _actions(view: AccountView, t: Translator, other_accounts: Sequence[Pickable]) -> list[Element]:
+def _actions(
+    view: AccountView, t: Translator, other_accounts: Sequence[Pickable], catalogs: bool
+) -> list[Element]:
     account = view.account
     data: dict[str, DataValue] = {verbs.ACCOUNT_ID: account.id, verbs.VERSION: account.version}
     required = t.t("input.required")
@@ -129,7 +172,7 @@ def _actions(view: AccountView, t: Translator, other_accounts: Sequence[Pickable
         ]
         save = execute(t.t("action.save"), verbs.ACCOUNT_CLASSIFY, data)
         actions.append(show_card(t.t("action.classify"), body, [save]))
-        actions.append(_edit_action(view, t, data))
+        actions.append(_edit_action(view, t, data, catalogs))
 
         others = [other for other in other_accounts if other.id != account.id][:25]
         if others:
@@ -192,6 +235,7 @@ def _build(
     stages: Mapping[str, Stage],
     other_accounts: Sequence[Pickable],
     limit: int,
+    catalogs: bool,
 ) -> Card:
     account = view.account
     classification = t.classification(account.classification, view.settings.other_label)
@@ -219,7 +263,8 @@ def _build(
         shown_leads, hidden = capped(leads, limit)
         body += [heading(t.t("label.leads")), *(lead_row(t, lead, stages) for lead in shown_leads)]
         body += more_line(t, hidden)
-    return card(t, body, _actions(view, t, other_accounts), fallback_text=account.name)
+    actions = _actions(view, t, other_accounts, catalogs)
+    return card(t, body, actions, fallback_text=account.name)
 
 
 def account_card(
@@ -233,9 +278,12 @@ def account_card(
 ) -> Card:
     """``contacts`` and ``leads`` are the folder's (the view does not carry them), ``stages``
     resolves the leads' stages (``cards.lists.stages_by_id``), ``other_accounts`` are the
-    accounts proposed for a new relationship."""
-    return fitted(
-        lambda limit: _build(
+    accounts proposed for a new relationship. A tenant's catalogs may hold 200 entries each:
+    when their choices leave no room even for the shortest lists, the details form goes
+    without them."""
+
+    def build(catalogs: bool) -> Callable[[int], Card]:
+        return lambda limit: _build(
             view,
             t,
             contacts=contacts,
@@ -243,6 +291,10 @@ def account_card(
             stages=stages or {},
             other_accounts=other_accounts,
             limit=limit,
-        ),
-        limit=15,
-    )
+            catalogs=catalogs,
+        )
+
+    result = fitted(build(catalogs=True), limit=15)
+    if card_size(result) > BUDGET_BYTES:
+        result = fitted(build(catalogs=False), limit=15)
+    return result

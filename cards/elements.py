@@ -334,7 +334,9 @@ def choice_set(
     value: str | None = None,
     required: bool = False,
     error: str | None = None,
+    multi: bool = False,
 ) -> Element:
+    """``multi``: several choices, sent (and given as ``value``) comma-separated."""
     element: Element = {
         "type": "Input.ChoiceSet",
         "id": input_id,
@@ -345,6 +347,8 @@ def choice_set(
             for choice in choices
         ],
     }
+    if multi:
+        element["isMultiSelect"] = True
     if value is not None:
         element["value"] = value
     if required:

@@ -58,6 +58,9 @@ IN_CLOSE_DATE: Final = "close_date"
 IN_TAGS: Final = "tags"
 IN_DESCRIPTION: Final = "description"
 IN_ACCOUNT_NAME: Final = "account_name"
+IN_CHARACTERISTICS: Final = "characteristics"
+IN_INTERESTS: Final = "interests"
+IN_DISINTERESTS: Final = "disinterests"
 
 # --- verbs ----------------------------------------------------------------------------------
 HELP: Final = "help"
@@ -138,7 +141,10 @@ CONTRACT: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ),
     ACCOUNT_SHOW: ((ACCOUNT_ID,), ()),
     ACCOUNT_CLASSIFY: (_ACCOUNT, (IN_CLASSIFICATION,)),
-    ACCOUNT_EDIT: (_ACCOUNT, (IN_ACCOUNT_NAME, IN_TAGS)),
+    ACCOUNT_EDIT: (
+        _ACCOUNT,
+        (IN_ACCOUNT_NAME, IN_TAGS, IN_CHARACTERISTICS, IN_INTERESTS, IN_DISINTERESTS),
+    ),
     ACCOUNT_ADD_RELATIONSHIP: (_ACCOUNT, (IN_OTHER_ACCOUNT_ID, IN_RELATIONSHIP_REASON)),
     ACCOUNT_ADD_CONTACT: (_ACCOUNT, (IN_CONTACT_NAME, IN_CONTACT_EMAIL, IN_CONTACT_JOB_TITLE)),
     ACCOUNT_NEW_LEAD: ((ACCOUNT_ID,), (IN_LEAD_TITLE,)),

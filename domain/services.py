@@ -590,8 +590,13 @@ class CRM:
         classification: Classification | None = None,
         tags: Iterable[str] | None = None,
         custom_fields: Mapping[str, object] | None = None,
+        characteristics: Iterable[str] | None = None,
+        interests: Iterable[str] | None = None,
+        disinterests: Iterable[str] | None = None,
         expected_version: int | None = None,
     ) -> Account:
+        """Every given field in one transaction (a details form is saved whole or not at all);
+        catalog keys as ``set_account_characteristics`` and ``set_account_interests`` take."""
         stamp = self._stamp(actor_id)
         with self._uow_factory(tenant_id) as uow:
             viewer = self._viewer(uow, actor_id)
@@ -602,6 +607,16 @@ class CRM:
                 account.classify(classification, stamp)
             if tags is not None:
                 account.set_tags(clean_tags(tags), stamp)
+            if characteristics is not None:
+                catalog = self._settings(uow).active_characteristics()
+                account.set_characteristics(characteristics, catalog=catalog, stamp=stamp)
+            if interests is not None or disinterests is not None:
+                account.set_interests(
+                    interests=account.interests if interests is None else interests,
+                    disinterests=account.disinterests if disinterests is None else disinterests,
+                    catalog=self._settings(uow).active_interest_areas(),
+                    stamp=stamp,
+                )
             if custom_fields is not None:
                 values = apply_custom_fields(
                     self._settings(uow).custom_fields,

@@ -78,6 +78,50 @@ async def test_bad_account_details_are_refused_and_nothing_changes(service: Serv
     assert "That didn't work" in texts(again)  # drawn before the change above
 
 
+async def test_characteristics_and_interests_from_the_details_form(service: Service) -> None:
+    """Alice, the tenant's first user, is its admin and keeps its catalogs."""
+    card = await _account_card(service)
+    crm, tenant, alice = service.runtime.crm, service.tenant_id, ALICE.aad_object_id
+    family = crm.add_characteristic(tenant, alice, "Family business")  # type: ignore[arg-type]
+    cloud = crm.add_interest_area(tenant, alice, "Cloud hosting")  # type: ignore[arg-type]
+    training = crm.add_interest_area(tenant, alice, "On-site training")  # type: ignore[arg-type]
+    card = await service.say("account Acme")
+    assert choices(card, verbs.IN_CHARACTERISTICS) == {"Family business": family}
+    data = {
+        **action_data(card, verbs.ACCOUNT_EDIT),
+        verbs.IN_ACCOUNT_NAME: "Acme",
+        verbs.IN_TAGS: "",
+        verbs.IN_CHARACTERISTICS: family,
+        verbs.IN_INTERESTS: cloud,
+        verbs.IN_DISINTERESTS: training,
+    }
+    card = await service.press(verbs.ACCOUNT_EDIT, data)
+    shown = texts(card)
+    assert "Family business" in shown
+    assert "Cloud hosting" in shown
+    assert "On-site training" in shown
+    both = {**data, **action_data(card, verbs.ACCOUNT_EDIT), verbs.IN_DISINTERESTS: cloud}
+    refused = await service.press(verbs.ACCOUNT_EDIT, {**both, verbs.IN_ACCOUNT_NAME: "Renamed"})
+    assert "both an interest and a disinterest" in texts(refused)
+    unknown = {**both, verbs.IN_DISINTERESTS: "", verbs.IN_CHARACTERISTICS: "made-up"}
+    refused = await service.press(verbs.ACCOUNT_EDIT, {**unknown, verbs.IN_ACCOUNT_NAME: "Renamed"})
+    assert "made-up" in texts(refused)
+    after = await service.say("account Acme")  # neither refusal wrote anything, not the name
+    assert "Renamed" not in texts(after)
+    account = crm.get_account(
+        tenant, alice, action_data(after, verbs.ACCOUNT_EDIT)[verbs.ACCOUNT_ID]
+    )  # type: ignore[arg-type]
+    assert (account.characteristics, account.interests, account.disinterests) == (
+        frozenset({family}),
+        frozenset({cloud}),
+        frozenset({training}),
+    )
+    cleared = {**action_data(after, verbs.ACCOUNT_EDIT), verbs.IN_INTERESTS: ""}
+    await service.press(verbs.ACCOUNT_EDIT, cleared)
+    account = crm.get_account(tenant, alice, account.id)  # type: ignore[arg-type]
+    assert (account.characteristics, account.interests) == (frozenset({family}), frozenset())
+
+
 async def test_add_a_contact_then_start_a_lead_in_the_account(service: Service) -> None:
     card = await _account_card(service)
     data = {

@@ -7,8 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 from cards import (
+    BUDGET_BYTES,
     Button,
     account_card,
+    card_size,
     contact_card,
     domain_error_card,
     error_card,
@@ -26,6 +28,7 @@ from domain.errors import Conflict
 from domain.statuses import LeadStatus
 from tests.cards.builders import BUILDERS
 from tests.cards.conftest import (
+    STAMP,
     PageStub,
     PipelineStub,
     SearchStub,
@@ -277,3 +280,40 @@ def test_what_people_typed_is_never_markdown_in_lists_and_errors() -> None:
         blocks = [n["text"] for n in walk(card) if n.get("type") == "TextBlock"]
         assert not [block for block in blocks if "evil.example" in block]
         assert "evil.example" in text_of(card)
+
+
+def _multi_choices(card: dict[str, Any]) -> dict[str, tuple[list[str], str | None]]:
+    return {
+        node["id"]: ([c["value"] for c in node["choices"]], node.get("value"))
+        for node in walk(card)
+        if node.get("isMultiSelect")
+    }
+
+
+def test_account_details_form_offers_the_catalogs_ticked_as_they_are() -> None:
+    view = make_account_view()
+    view.settings.add_characteristic("Listed company", STAMP)
+    view.settings.retire_characteristic("exporter", STAMP)  # retired, but the account has it
+    view.settings.retire_characteristic("listed-company", STAMP)  # retired, not set: gone
+    card = account_card(view, Translator("en"))
+    assert _multi_choices(card) == {
+        verbs.IN_CHARACTERISTICS: (["family-business", "exporter"], "family-business,exporter"),
+        verbs.IN_INTERESTS: (["cloud-hosting", "on-site-training"], "cloud-hosting"),
+        verbs.IN_DISINTERESTS: (["cloud-hosting", "on-site-training"], "on-site-training"),
+    }
+    name = next(node for node in walk(card) if node.get("id") == verbs.IN_ACCOUNT_NAME)
+    assert name["value"] == view.account.name
+
+
+def test_catalogs_too_long_for_the_card_leave_the_form_without_them() -> None:
+    view = make_account_view()
+    for n in range(150):
+        view.settings.add_characteristic(f"Characteristic {n:03d} " + "x" * 80, STAMP)
+        view.settings.add_interest_area(f"Area {n:03d} " + "y" * 80, STAMP)
+    card = account_card(view, Translator("en"))
+    assert card_size(card) <= BUDGET_BYTES
+    assert _multi_choices(card) == {}
+    assert "too many catalog entries" in json.dumps(card)
+    assert verbs.ACCOUNT_EDIT in set(verbs_of(card))
+    small = account_card(make_account_view(), Translator("en"))
+    assert "too many catalog entries" not in json.dumps(small)
