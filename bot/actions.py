@@ -54,6 +54,7 @@ from domain.notifications import (
     check_can_subscribe_channel,
 )
 from domain.queries import (
+    PAGE_SIZE_MAX,
     AccountFilter,
     ContactFilter,
     LeadFilter,
@@ -383,6 +384,7 @@ class Actions:
             contacts=contacts,
             leads=leads,
             other_accounts=[a for a in others if a.id != view.account.id],
+            colleagues=self._colleagues(caller.tenant_id, queries) if view.can_change else (),
         )
 
     def contact(self, caller: Caller, contact_id: str) -> Card:
@@ -689,24 +691,35 @@ verb(verbs.LEAD_UNFOLLOW)(
 @verb(verbs.LEAD_ADD_FOLLOWER)
 def _lead_add_follower(actions: Actions, caller: Caller, data: CardData) -> Card:
     lead_id = LeadId(data.id(verbs.LEAD_ID))
-    user_id = data.optional_id(verbs.IN_FOLLOWER_USER_ID)
-    if user_id is None:
-        email = data.text(verbs.IN_FOLLOWER_EMAIL).strip().casefold()
-        if not email:
-            raise InvalidInput("input.required", field="follower")
-        queries, _viewer = actions.queries(caller)
-        matches = [
-            u
-            for u in queries.users(name_prefix=None, limit=500).items
-            if (u.email or "").casefold() == email
-        ]
-        if not matches:
-            raise NotFound("user", email=email)
-        user_id = matches[0].id
+    user_id = _colleague(
+        actions, caller, data, verbs.IN_FOLLOWER_USER_ID, verbs.IN_FOLLOWER_EMAIL, "follower"
+    )
     actions.crm.add_follower(
         caller.tenant_id, caller.user_id, lead_id, UserId(user_id), expected_version=data.version()
     )
     return actions.lead(caller, lead_id)
+
+
+def _colleague(  # noqa: PLR0917 - which inputs, and the field a refusal names
+    actions: Actions, caller: Caller, data: CardData, picked: str, email_key: str, field: str
+) -> str:
+    """A colleague from a picker, or by the email typed for one the picker doesn't list."""
+    user_id = data.optional_id(picked)
+    if user_id is not None:
+        return user_id
+    email = data.text(email_key).strip().casefold()
+    if not email:
+        raise InvalidInput("input.required", field=field)
+    queries, _viewer = actions.queries(caller)
+    cursor: str | None = None
+    while True:  # page by page: users are indexed by name, not by email
+        page = queries.users(limit=PAGE_SIZE_MAX, cursor=cursor)
+        found = next((u for u in page.items if (u.email or "").casefold() == email), None)
+        if found is not None:
+            return found.id
+        if page.next_cursor is None:
+            raise NotFound("user", email=email)
+        cursor = page.next_cursor
 
 
 @verb(verbs.LEAD_COMMENT)
@@ -835,6 +848,29 @@ def _keys(data: CardData, key: str) -> list[str] | None:
 def _tags(data: CardData) -> list[str]:
     """Tags as typed in one box: separated by commas, blanks ignored."""
     return [tag for tag in data.text(verbs.IN_TAGS).split(",") if tag.strip()]
+
+
+@verb(verbs.ACCOUNT_ADD_RESPONSIBLE)
+def _account_add_responsible(actions: Actions, caller: Caller, data: CardData) -> Card:
+    account_id = data.id(verbs.ACCOUNT_ID)
+    user_id = _colleague(
+        actions,
+        caller,
+        data,
+        verbs.IN_RESPONSIBLE_USER_ID,
+        verbs.IN_RESPONSIBLE_EMAIL,
+        "responsible",
+    )
+    actions.crm.add_responsible(caller.tenant_id, caller.user_id, account_id, UserId(user_id))
+    return actions.account(caller, account_id)
+
+
+@verb(verbs.ACCOUNT_REMOVE_RESPONSIBLE)
+def _account_remove_responsible(actions: Actions, caller: Caller, data: CardData) -> Card:
+    account_id = data.id(verbs.ACCOUNT_ID)
+    user_id = UserId(data.id(verbs.IN_REMOVE_RESPONSIBLE_ID))
+    actions.crm.remove_responsible(caller.tenant_id, caller.user_id, account_id, user_id)
+    return actions.account(caller, account_id)
 
 
 @verb(verbs.ACCOUNT_ADD_RELATIONSHIP)

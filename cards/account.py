@@ -29,7 +29,7 @@ from cards.elements import (
     text_input,
 )
 from cards.i18n import Translator
-from cards.lead import Pickable
+from cards.lead import Colleague, Pickable
 from cards.lists import ContactRow, LeadRow, contact_row, fitted, lead_row
 from domain.accounts import Classification, Direction
 from domain.services import AccountView
@@ -37,6 +37,7 @@ from domain.settings import CatalogEntry, Stage
 from domain.validation import EMAIL_MAX, NAME_MAX, REASON_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
 
 DOCUMENTS_SHOWN: Final = 6
+COLLEAGUES_OFFERED: Final = 25
 
 
 def _labels(entries: Sequence[CatalogEntry], keys: frozenset[str]) -> list[str]:
@@ -148,8 +149,49 @@ def _edit_action(
     return show_card(t.t("action.edit"), body, [save])
 
 
+def _responsibles_action(
+    view: AccountView, t: Translator, data: Mapping[str, DataValue], colleagues: Sequence[Colleague]
+) -> Element:
+    """Who is responsible decides who sees the account: add a colleague (picked, or by email
+    for anyone the picker doesn't list) or remove one, never the last."""
+    current = set(view.account.responsible_ids)
+    others = [user for user in colleagues if user.id not in current][:COLLEAGUES_OFFERED]
+    body: list[Element] = []
+    if others:
+        choices = [Choice(value=user.id, title=user.display_name) for user in others]
+        body.append(choice_set(verbs.IN_RESPONSIBLE_USER_ID, t.t("input.colleague"), choices))
+    body.append(
+        text_input(
+            verbs.IN_RESPONSIBLE_EMAIL,
+            t.t("input.colleague_email"),
+            max_length=EMAIL_MAX,
+            style="email",
+        )
+    )
+    add = execute(t.t("action.add"), verbs.ACCOUNT_ADD_RESPONSIBLE, data)
+    sections = [show_card(t.t("action.add_responsible"), body, [add])]
+    if len(view.responsibles) > 1:
+        choices = [Choice(value=user.id, title=user.display_name) for user in view.responsibles]
+        body = [
+            choice_set(
+                verbs.IN_REMOVE_RESPONSIBLE_ID,
+                t.t("input.responsible"),
+                choices,
+                required=True,
+                error=t.t("input.required"),
+            )
+        ]
+        remove = execute(t.t("action.remove"), verbs.ACCOUNT_REMOVE_RESPONSIBLE, data)
+        sections.append(show_card(t.t("action.remove_responsible"), body, [remove]))
+    return show_card(t.t("label.responsibles"), [], sections)
+
+
 def _actions(
-    view: AccountView, t: Translator, other_accounts: Sequence[Pickable], catalogs: bool
+    view: AccountView,
+    t: Translator,
+    other_accounts: Sequence[Pickable],
+    colleagues: Sequence[Colleague],
+    catalogs: bool,
 ) -> list[Element]:
     account = view.account
     data: dict[str, DataValue] = {verbs.ACCOUNT_ID: account.id, verbs.VERSION: account.version}
@@ -173,6 +215,7 @@ def _actions(
         save = execute(t.t("action.save"), verbs.ACCOUNT_CLASSIFY, data)
         actions.append(show_card(t.t("action.classify"), body, [save]))
         actions.append(_edit_action(view, t, data, catalogs))
+        actions.append(_responsibles_action(view, t, data, colleagues))
 
         others = [other for other in other_accounts if other.id != account.id][:25]
         if others:
@@ -234,6 +277,7 @@ def _build(
     leads: Sequence[LeadRow],
     stages: Mapping[str, Stage],
     other_accounts: Sequence[Pickable],
+    colleagues: Sequence[Colleague],
     limit: int,
     catalogs: bool,
 ) -> Card:
@@ -263,7 +307,7 @@ def _build(
         shown_leads, hidden = capped(leads, limit)
         body += [heading(t.t("label.leads")), *(lead_row(t, lead, stages) for lead in shown_leads)]
         body += more_line(t, hidden)
-    actions = _actions(view, t, other_accounts, catalogs)
+    actions = _actions(view, t, other_accounts, colleagues, catalogs)
     return card(t, body, actions, fallback_text=account.name)
 
 
@@ -275,10 +319,12 @@ def account_card(
     leads: Sequence[LeadRow] = (),
     stages: Mapping[str, Stage] | None = None,
     other_accounts: Sequence[Pickable] = (),
+    colleagues: Sequence[Colleague] = (),
 ) -> Card:
     """``contacts`` and ``leads`` are the folder's (the view does not carry them), ``stages``
     resolves the leads' stages (``cards.lists.stages_by_id``), ``other_accounts`` are the
-    accounts proposed for a new relationship. A tenant's catalogs may hold 200 entries each:
+    accounts proposed for a new relationship, ``colleagues`` those proposed as responsibles. A
+    tenant's catalogs may hold 200 entries each:
     when their choices leave no room even for the shortest lists, the details form goes
     without them."""
 
@@ -290,6 +336,7 @@ def account_card(
             leads=leads,
             stages=stages or {},
             other_accounts=other_accounts,
+            colleagues=colleagues,
             limit=limit,
             catalogs=catalogs,
         )

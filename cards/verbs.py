@@ -61,6 +61,9 @@ IN_ACCOUNT_NAME: Final = "account_name"
 IN_CHARACTERISTICS: Final = "characteristics"
 IN_INTERESTS: Final = "interests"
 IN_DISINTERESTS: Final = "disinterests"
+IN_RESPONSIBLE_USER_ID: Final = "responsible_user_id"
+IN_RESPONSIBLE_EMAIL: Final = "responsible_email"
+IN_REMOVE_RESPONSIBLE_ID: Final = "remove_responsible_id"
 
 # --- verbs ----------------------------------------------------------------------------------
 HELP: Final = "help"
@@ -94,6 +97,8 @@ ACCOUNT_ADD_RELATIONSHIP: Final = "account.add_relationship"
 ACCOUNT_ADD_CONTACT: Final = "account.add_contact"
 ACCOUNT_NEW_LEAD: Final = "account.new_lead"
 ACCOUNT_EDIT: Final = "account.edit"
+ACCOUNT_ADD_RESPONSIBLE: Final = "account.add_responsible"
+ACCOUNT_REMOVE_RESPONSIBLE: Final = "account.remove_responsible"
 
 CONTACT_SHOW: Final = "contact.show"
 CONTACT_SET_STATUS: Final = "contact.set_status"
@@ -141,6 +146,8 @@ CONTRACT: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ),
     ACCOUNT_SHOW: ((ACCOUNT_ID,), ()),
     ACCOUNT_CLASSIFY: (_ACCOUNT, (IN_CLASSIFICATION,)),
+    ACCOUNT_ADD_RESPONSIBLE: (_ACCOUNT, (IN_RESPONSIBLE_USER_ID, IN_RESPONSIBLE_EMAIL)),
+    ACCOUNT_REMOVE_RESPONSIBLE: (_ACCOUNT, (IN_REMOVE_RESPONSIBLE_ID,)),
     ACCOUNT_EDIT: (
         _ACCOUNT,
         (IN_ACCOUNT_NAME, IN_TAGS, IN_CHARACTERISTICS, IN_INTERESTS, IN_DISINTERESTS),

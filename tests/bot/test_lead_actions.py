@@ -539,3 +539,28 @@ async def test_edit_from_a_stale_card_is_refused(
     card = await service.press(verbs.LEAD_EDIT, edit(lead_card, **{verbs.IN_AMOUNT: "20"}))
     assert "That didn't work" in texts(card)
     assert lead_of(service, lead_card).amount == Decimal("10.00")
+
+
+async def test_add_a_follower_by_email_among_many_colleagues(
+    service: Service, lead_card: dict[str, Any]
+) -> None:
+    """The picker lists the first colleagues by name; the email finds anyone, however many."""
+    runtime, tenant = service.runtime, service.tenant_id
+    for n in range(230):
+        runtime.crm.register_user(
+            tenant,  # type: ignore[arg-type]
+            f"aad-colleague-{n:03d}",  # type: ignore[arg-type]
+            display_name=f"Colleague {n:03d}",
+            email=f"colleague.{n:03d}@contoso.example",
+        )
+    data = action_data(lead_card, verbs.LEAD_ADD_FOLLOWER)
+    card = await service.press(
+        verbs.LEAD_ADD_FOLLOWER,
+        {**data, verbs.IN_FOLLOWER_EMAIL: "Colleague.217@Contoso.example "},
+    )
+    assert "aad-colleague-217" in lead_of(service, card).follower_ids
+    refused = await service.press(
+        verbs.LEAD_ADD_FOLLOWER, {**data, verbs.IN_FOLLOWER_EMAIL: "nobody@contoso.example"}
+    )
+    assert "That didn't work" in texts(refused)
+    assert "aad-colleague-217" in lead_of(service, lead_card).follower_ids

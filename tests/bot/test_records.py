@@ -7,7 +7,7 @@ from typing import Any
 from cards import verbs
 from tests.bot.conftest import ALICE, BOB, Service
 from tests.support import activities
-from tests.support.cards import action_data, choices, has_action, texts
+from tests.support.cards import action_data, choices, has_action, texts, walk
 
 
 async def _account_card(service: Service, name: str = "Acme") -> dict[str, Any]:
@@ -120,6 +120,81 @@ async def test_characteristics_and_interests_from_the_details_form(service: Serv
     await service.press(verbs.ACCOUNT_EDIT, cleared)
     account = crm.get_account(tenant, alice, account.id)  # type: ignore[arg-type]
     assert (account.characteristics, account.interests) == (frozenset({family}), frozenset())
+
+
+async def test_a_responsible_added_from_the_card_sees_the_account_until_removed(
+    service: Service,
+) -> None:
+    await service.say("help")  # Alice, the tenant's first user: its admin
+    await service.say("help", user=BOB)  # Bob, a member, has opened the bot
+    card = await _account_card(service)
+    assert "Alice Seller" in texts(card)  # who created it is responsible for it
+    assert not has_action(card, verbs.ACCOUNT_REMOVE_RESPONSIBLE)  # never the last one
+    refused = await service.say("account Acme", user=BOB)
+    assert not has_action(refused, verbs.ACCOUNT_EDIT)
+    assert "Nothing found" in texts(refused)
+    bob = next(v for t, v in choices(card, verbs.IN_RESPONSIBLE_USER_ID).items() if "Bob" in t)
+    card = await service.press(
+        verbs.ACCOUNT_ADD_RESPONSIBLE,
+        {**action_data(card, verbs.ACCOUNT_ADD_RESPONSIBLE), verbs.IN_RESPONSIBLE_USER_ID: bob},
+    )
+    assert "Bob Seller" in texts(card)
+    # Everyone in the tenant is responsible now: nobody left to pick, the email stays.
+    inputs = {node.get("id") for node in walk(card)}
+    assert verbs.IN_RESPONSIBLE_USER_ID not in inputs
+    assert verbs.IN_RESPONSIBLE_EMAIL in inputs
+    seen = await service.say("account Acme", user=BOB)
+    assert has_action(seen, verbs.ACCOUNT_EDIT)
+    card = await service.press(
+        verbs.ACCOUNT_REMOVE_RESPONSIBLE,
+        {
+            **action_data(card, verbs.ACCOUNT_REMOVE_RESPONSIBLE),
+            verbs.IN_REMOVE_RESPONSIBLE_ID: bob,
+        },
+    )
+    assert "Bob Seller" in choices(card, verbs.IN_RESPONSIBLE_USER_ID)  # to add again
+    account_id = action_data(card, verbs.ACCOUNT_EDIT)[verbs.ACCOUNT_ID]
+    account = service.runtime.crm.get_account(service.tenant_id, ALICE.aad_object_id, account_id)  # type: ignore[arg-type]
+    assert account.responsible_ids == {ALICE.aad_object_id}
+    again = await service.say("account Acme", user=BOB)
+    assert not has_action(again, verbs.ACCOUNT_EDIT)
+
+
+async def test_responsibles_by_email_and_every_wrong_way(service: Service) -> None:
+    await service.say("help")
+    await service.say("help", user=BOB)
+    service.runtime.crm.register_user(  # as Teams' roster tells it: with the email
+        service.tenant_id,  # type: ignore[arg-type]
+        BOB.aad_object_id,  # type: ignore[arg-type]
+        display_name=BOB.name,
+        email=BOB.email,
+    )
+    card = await _account_card(service)
+    data = action_data(card, verbs.ACCOUNT_ADD_RESPONSIBLE)
+    card = await service.press(
+        verbs.ACCOUNT_ADD_RESPONSIBLE, {**data, verbs.IN_RESPONSIBLE_EMAIL: BOB.email.upper()}
+    )
+    assert "Bob Seller" in texts(card)
+    for extra, says in (
+        ({}, "responsible is required"),
+        ({verbs.IN_RESPONSIBLE_EMAIL: "nobody@example.com"}, "didn't work"),
+        ({verbs.IN_RESPONSIBLE_USER_ID: "aad-not-a-user"}, "didn't work"),
+    ):
+        refused = await service.press(verbs.ACCOUNT_ADD_RESPONSIBLE, {**data, **extra})
+        assert says in texts(refused), extra
+    alice = ALICE.aad_object_id
+    remove = action_data(card, verbs.ACCOUNT_REMOVE_RESPONSIBLE)
+    card = await service.press(
+        verbs.ACCOUNT_REMOVE_RESPONSIBLE, {**remove, verbs.IN_REMOVE_RESPONSIBLE_ID: alice}
+    )
+    # Alice removed herself; as the tenant's admin she still sees it, and Bob is the last one.
+    assert not has_action(card, verbs.ACCOUNT_REMOVE_RESPONSIBLE)
+    last = await service.press(
+        verbs.ACCOUNT_REMOVE_RESPONSIBLE,
+        {**remove, verbs.IN_REMOVE_RESPONSIBLE_ID: BOB.aad_object_id},
+    )
+    assert "at least one responsible" in texts(last)
+    assert "Bob Seller" in texts(await service.say("account Acme"))
 
 
 async def test_add_a_contact_then_start_a_lead_in_the_account(service: Service) -> None:
