@@ -135,6 +135,7 @@ def _account(t: Translator, *, can_change: bool = True, big: bool = False) -> di
         leads=lead_rows(pipeline, count, title=LONG[:150] if big else "Deal"),
         stages=stages_by_id([pipeline]),
         other_accounts=[make_account(f"Other {i}") for i in range(40 if big else 3)],
+        colleagues=[make_user(f"{LONG[:150] if big else 'Teammate'} {i}", i) for i in range(40)],
     )
 
 
