@@ -873,6 +873,27 @@ def _account_remove_responsible(actions: Actions, caller: Caller, data: CardData
     return actions.account(caller, account_id)
 
 
+@verb(verbs.ACCOUNT_ADD_DOCUMENT)
+def _account_add_document(actions: Actions, caller: Caller, data: CardData) -> Card:
+    account_id = data.id(verbs.ACCOUNT_ID)
+    actions.crm.add_document(
+        caller.tenant_id,
+        caller.user_id,
+        account_id,
+        title=data.text(verbs.IN_DOCUMENT_TITLE),
+        url=data.text(verbs.IN_DOCUMENT_URL).strip(),
+    )
+    return actions.account(caller, account_id)
+
+
+@verb(verbs.ACCOUNT_REMOVE_DOCUMENT)
+def _account_remove_document(actions: Actions, caller: Caller, data: CardData) -> Card:
+    account_id = data.id(verbs.ACCOUNT_ID)
+    document_id = data.id(verbs.IN_REMOVE_DOCUMENT_ID)
+    actions.crm.remove_document(caller.tenant_id, caller.user_id, account_id, document_id)
+    return actions.account(caller, account_id)
+
+
 @verb(verbs.ACCOUNT_ADD_RELATIONSHIP)
 def _account_add_relationship(actions: Actions, caller: Caller, data: CardData) -> Card:
     account_id = data.id(verbs.ACCOUNT_ID)

@@ -34,10 +34,19 @@ from cards.lists import ContactRow, LeadRow, contact_row, fitted, lead_row
 from domain.accounts import Classification, Direction
 from domain.services import AccountView
 from domain.settings import CatalogEntry, Stage
-from domain.validation import EMAIL_MAX, NAME_MAX, REASON_MAX, TAG_MAX, TAGS_MAX, TITLE_MAX
+from domain.validation import (
+    EMAIL_MAX,
+    NAME_MAX,
+    REASON_MAX,
+    TAG_MAX,
+    TAGS_MAX,
+    TITLE_MAX,
+    URL_MAX,
+)
 
 DOCUMENTS_SHOWN: Final = 6
 COLLEAGUES_OFFERED: Final = 25
+DOCUMENTS_OFFERED: Final = 25  # the newest, to take off; older ones stay
 
 
 def _labels(entries: Sequence[CatalogEntry], keys: frozenset[str]) -> list[str]:
@@ -186,6 +195,45 @@ def _responsibles_action(
     return show_card(t.t("label.responsibles"), [], sections)
 
 
+def _documents_action(view: AccountView, t: Translator, data: Mapping[str, DataValue]) -> Element:
+    """A link to a document (a proposal, a contract in SharePoint...), or one taken off."""
+    required = t.t("input.required")
+    body = [
+        text_input(
+            verbs.IN_DOCUMENT_TITLE,
+            t.t("input.document_title"),
+            max_length=TITLE_MAX,
+            required=True,
+            error=required,
+        ),
+        text_input(
+            verbs.IN_DOCUMENT_URL,
+            t.t("input.document_url"),
+            max_length=URL_MAX,
+            style="url",
+            required=True,
+            error=required,
+        ),
+    ]
+    add = execute(t.t("action.add"), verbs.ACCOUNT_ADD_DOCUMENT, data)
+    sections = [show_card(t.t("action.add_document"), body, [add])]
+    documents = view.account.documents[-DOCUMENTS_OFFERED:]
+    if documents:
+        choices = [Choice(value=document.id, title=document.title) for document in documents]
+        body = [
+            choice_set(
+                verbs.IN_REMOVE_DOCUMENT_ID,
+                t.t("input.document"),
+                choices[::-1],  # newest first
+                required=True,
+                error=required,
+            )
+        ]
+        remove = execute(t.t("action.remove"), verbs.ACCOUNT_REMOVE_DOCUMENT, data)
+        sections.append(show_card(t.t("action.remove_document"), body, [remove]))
+    return show_card(t.t("label.documents"), [], sections)
+
+
 def _actions(
     view: AccountView,
     t: Translator,
@@ -217,6 +265,7 @@ def _actions(
         actions.append(_edit_action(view, t, data, catalogs))
         actions.append(_responsibles_action(view, t, data, colleagues))
 
+        more: list[Element] = []
         others = [other for other in other_accounts if other.id != account.id][:25]
         if others:
             body = [
@@ -236,7 +285,8 @@ def _actions(
                 ),
             ]
             add = execute(t.t("action.add"), verbs.ACCOUNT_ADD_RELATIONSHIP, data)
-            actions.append(show_card(t.t("action.add_relationship"), body, [add]))
+            more.append(show_card(t.t("action.add_relationship"), body, [add]))
+        more.append(_documents_action(view, t, data))
 
         body = [
             text_input(
@@ -266,6 +316,8 @@ def _actions(
         new_lead_data: dict[str, DataValue] = {verbs.ACCOUNT_ID: account.id}
         create = execute(t.t("action.create"), verbs.ACCOUNT_NEW_LEAD, new_lead_data)
         actions.append(show_card(t.t("action.new_lead"), body, [create]))
+        # Teams shows six buttons: the rarer changes wait behind "More".
+        actions.append(show_card(t.t("action.more"), [], more))
     return actions
 
 

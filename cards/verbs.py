@@ -64,6 +64,9 @@ IN_DISINTERESTS: Final = "disinterests"
 IN_RESPONSIBLE_USER_ID: Final = "responsible_user_id"
 IN_RESPONSIBLE_EMAIL: Final = "responsible_email"
 IN_REMOVE_RESPONSIBLE_ID: Final = "remove_responsible_id"
+IN_DOCUMENT_TITLE: Final = "document_title"
+IN_DOCUMENT_URL: Final = "document_url"
+IN_REMOVE_DOCUMENT_ID: Final = "remove_document_id"
 
 # --- verbs ----------------------------------------------------------------------------------
 HELP: Final = "help"
@@ -99,6 +102,8 @@ ACCOUNT_NEW_LEAD: Final = "account.new_lead"
 ACCOUNT_EDIT: Final = "account.edit"
 ACCOUNT_ADD_RESPONSIBLE: Final = "account.add_responsible"
 ACCOUNT_REMOVE_RESPONSIBLE: Final = "account.remove_responsible"
+ACCOUNT_ADD_DOCUMENT: Final = "account.add_document"
+ACCOUNT_REMOVE_DOCUMENT: Final = "account.remove_document"
 
 CONTACT_SHOW: Final = "contact.show"
 CONTACT_SET_STATUS: Final = "contact.set_status"
@@ -148,6 +153,8 @@ CONTRACT: Final[dict[str, tuple[tuple[str, ...], tuple[str, ...]]]] = {
     ACCOUNT_CLASSIFY: (_ACCOUNT, (IN_CLASSIFICATION,)),
     ACCOUNT_ADD_RESPONSIBLE: (_ACCOUNT, (IN_RESPONSIBLE_USER_ID, IN_RESPONSIBLE_EMAIL)),
     ACCOUNT_REMOVE_RESPONSIBLE: (_ACCOUNT, (IN_REMOVE_RESPONSIBLE_ID,)),
+    ACCOUNT_ADD_DOCUMENT: (_ACCOUNT, (IN_DOCUMENT_TITLE, IN_DOCUMENT_URL)),
+    ACCOUNT_REMOVE_DOCUMENT: (_ACCOUNT, (IN_REMOVE_DOCUMENT_ID,)),
     ACCOUNT_EDIT: (
         _ACCOUNT,
         (IN_ACCOUNT_NAME, IN_TAGS, IN_CHARACTERISTICS, IN_INTERESTS, IN_DISINTERESTS),

@@ -197,6 +197,51 @@ async def test_responsibles_by_email_and_every_wrong_way(service: Service) -> No
     assert "Bob Seller" in texts(await service.say("account Acme"))
 
 
+async def test_documents_are_linked_from_the_card_and_taken_off(service: Service) -> None:
+    card = await _account_card(service)
+    data = action_data(card, verbs.ACCOUNT_ADD_DOCUMENT)
+    url = "https://contoso.sharepoint.com/sites/sales/Proposal%202027.docx"
+    card = await service.press(
+        verbs.ACCOUNT_ADD_DOCUMENT,
+        {**data, verbs.IN_DOCUMENT_TITLE: "Proposal 2027", verbs.IN_DOCUMENT_URL: f" {url} "},
+    )
+    links = {n["title"]: n["url"] for n in walk(card) if n.get("type") == "Action.OpenUrl"}
+    assert links["Proposal 2027"] == url
+    for title, link in (
+        ("Phishing", "javascript:alert(1)"),
+        ("Plain", "http://contoso.example/doc"),
+        ("", url),
+        ("No link", ""),
+    ):
+        refused = await service.press(
+            verbs.ACCOUNT_ADD_DOCUMENT,
+            {**data, verbs.IN_DOCUMENT_TITLE: title, verbs.IN_DOCUMENT_URL: link},
+        )
+        assert "That didn't work" in texts(refused), (title, link)
+    shown = await service.say("account Acme")
+    assert [n["title"] for n in walk(shown) if n.get("type") == "Action.OpenUrl"] == [
+        "Proposal 2027"
+    ]
+    document = choices(shown, verbs.IN_REMOVE_DOCUMENT_ID)["Proposal 2027"]
+    card = await service.press(
+        verbs.ACCOUNT_REMOVE_DOCUMENT,
+        {
+            **action_data(shown, verbs.ACCOUNT_REMOVE_DOCUMENT),
+            verbs.IN_REMOVE_DOCUMENT_ID: document,
+        },
+    )
+    assert not [n for n in walk(card) if n.get("type") == "Action.OpenUrl"]
+    assert not has_action(card, verbs.ACCOUNT_REMOVE_DOCUMENT)
+    gone = await service.press(
+        verbs.ACCOUNT_REMOVE_DOCUMENT,
+        {
+            **action_data(shown, verbs.ACCOUNT_REMOVE_DOCUMENT),
+            verbs.IN_REMOVE_DOCUMENT_ID: document,
+        },
+    )
+    assert "doesn't exist" in texts(gone)
+
+
 async def test_add_a_contact_then_start_a_lead_in_the_account(service: Service) -> None:
     card = await _account_card(service)
     data = {
