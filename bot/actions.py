@@ -771,8 +771,8 @@ def _lead_edit(actions: Actions, caller: Caller, data: CardData) -> Card:
     if verbs.IN_CLOSE_DATE in given:
         day = clean_date(data.text(verbs.IN_CLOSE_DATE).strip() or None, "close_date")
         changes.update(close_date=day, clear_close_date=day is None)
-    if verbs.IN_TAGS in given:
-        changes["tags"] = _tags(data)
+    if (tags := _listed(data, verbs.IN_TAGS)) is not None:
+        changes["tags"] = tags
     if verbs.IN_DESCRIPTION in given:
         changes["description"] = data.text(verbs.IN_DESCRIPTION)
     lead = actions.crm.update_lead(
@@ -797,128 +797,125 @@ def _account_show(actions: Actions, caller: Caller, data: CardData) -> Card:
     return actions.account(caller, data.id(verbs.ACCOUNT_ID))
 
 
-@verb(verbs.ACCOUNT_CLASSIFY)
-def _account_classify(actions: Actions, caller: Caller, data: CardData) -> Card:
-    account_id = data.id(verbs.ACCOUNT_ID)
-    raw = data.text(verbs.IN_CLASSIFICATION)
+def _account_change(change: Callable[[Actions, Caller, str, CardData], object]) -> Handler:
+    """A verb that changes an account and answers with its refreshed card."""
+
+    def handler(actions: Actions, caller: Caller, data: CardData) -> Card:
+        account_id = data.id(verbs.ACCOUNT_ID)
+        change(actions, caller, account_id, data)
+        return actions.account(caller, account_id)
+
+    return handler
+
+
+def _classification(data: CardData) -> Classification:
     try:
-        classification = Classification(raw)
+        return Classification(data.text(verbs.IN_CLASSIFICATION))
     except ValueError:
         raise InvalidInput(
             "input.invalid_choice",
             field="classification",
             choices=[c.value for c in Classification],
         ) from None
-    actions.crm.update_account(
-        caller.tenant_id,
-        caller.user_id,
-        account_id,
-        classification=classification,
-        expected_version=data.version(),
-    )
-    return actions.account(caller, account_id)
 
 
-@verb(verbs.ACCOUNT_EDIT)
-def _account_edit(actions: Actions, caller: Caller, data: CardData) -> Card:
-    """As the lead's details form: a field the data lacks is left as it is."""
-    account_id = data.id(verbs.ACCOUNT_ID)
-    given = data.raw.keys()
-    actions.crm.update_account(
-        caller.tenant_id,
-        caller.user_id,
-        account_id,
-        name=data.text(verbs.IN_ACCOUNT_NAME) if verbs.IN_ACCOUNT_NAME in given else None,
-        tags=_tags(data) if verbs.IN_TAGS in given else None,
-        characteristics=_keys(data, verbs.IN_CHARACTERISTICS),
-        interests=_keys(data, verbs.IN_INTERESTS),
-        disinterests=_keys(data, verbs.IN_DISINTERESTS),
-        expected_version=data.version(),
-    )
-    return actions.account(caller, account_id)
-
-
-def _keys(data: CardData, key: str) -> list[str] | None:
-    """A multiple choice as Teams sends it ("a,b"; "" for none), or None when absent."""
+def _listed(data: CardData, key: str) -> list[str] | None:
+    """Several values in one input, as Teams sends a multiple choice ("a,b") and as people
+    type tags: comma-separated, blanks ignored, "" for none; None when the data lacks it."""
     if key not in data.raw:
         return None
     return [part.strip() for part in data.text(key).split(",") if part.strip()]
 
 
-def _tags(data: CardData) -> list[str]:
-    """Tags as typed in one box: separated by commas, blanks ignored."""
-    return [tag for tag in data.text(verbs.IN_TAGS).split(",") if tag.strip()]
-
-
-@verb(verbs.ACCOUNT_ADD_RESPONSIBLE)
-def _account_add_responsible(actions: Actions, caller: Caller, data: CardData) -> Card:
-    account_id = data.id(verbs.ACCOUNT_ID)
-    user_id = _colleague(
-        actions,
-        caller,
-        data,
-        verbs.IN_RESPONSIBLE_USER_ID,
-        verbs.IN_RESPONSIBLE_EMAIL,
-        "responsible",
+verb(verbs.ACCOUNT_CLASSIFY)(
+    _account_change(
+        lambda a, c, account, d: a.crm.update_account(
+            c.tenant_id,
+            c.user_id,
+            account,
+            classification=_classification(d),
+            expected_version=d.version(),
+        )
     )
-    actions.crm.add_responsible(caller.tenant_id, caller.user_id, account_id, UserId(user_id))
-    return actions.account(caller, account_id)
-
-
-@verb(verbs.ACCOUNT_REMOVE_RESPONSIBLE)
-def _account_remove_responsible(actions: Actions, caller: Caller, data: CardData) -> Card:
-    account_id = data.id(verbs.ACCOUNT_ID)
-    user_id = UserId(data.id(verbs.IN_REMOVE_RESPONSIBLE_ID))
-    actions.crm.remove_responsible(caller.tenant_id, caller.user_id, account_id, user_id)
-    return actions.account(caller, account_id)
-
-
-@verb(verbs.ACCOUNT_ADD_DOCUMENT)
-def _account_add_document(actions: Actions, caller: Caller, data: CardData) -> Card:
-    account_id = data.id(verbs.ACCOUNT_ID)
-    actions.crm.add_document(
-        caller.tenant_id,
-        caller.user_id,
-        account_id,
-        title=data.text(verbs.IN_DOCUMENT_TITLE),
-        url=data.text(verbs.IN_DOCUMENT_URL).strip(),
+)
+# The details form, as the lead's: a field the data lacks is left as it is.
+verb(verbs.ACCOUNT_EDIT)(
+    _account_change(
+        lambda a, c, account, d: a.crm.update_account(
+            c.tenant_id,
+            c.user_id,
+            account,
+            name=d.text(verbs.IN_ACCOUNT_NAME) if verbs.IN_ACCOUNT_NAME in d.raw else None,
+            tags=_listed(d, verbs.IN_TAGS),
+            characteristics=_listed(d, verbs.IN_CHARACTERISTICS),
+            interests=_listed(d, verbs.IN_INTERESTS),
+            disinterests=_listed(d, verbs.IN_DISINTERESTS),
+            expected_version=d.version(),
+        )
     )
-    return actions.account(caller, account_id)
-
-
-@verb(verbs.ACCOUNT_REMOVE_DOCUMENT)
-def _account_remove_document(actions: Actions, caller: Caller, data: CardData) -> Card:
-    account_id = data.id(verbs.ACCOUNT_ID)
-    document_id = data.id(verbs.IN_REMOVE_DOCUMENT_ID)
-    actions.crm.remove_document(caller.tenant_id, caller.user_id, account_id, document_id)
-    return actions.account(caller, account_id)
-
-
-@verb(verbs.ACCOUNT_ADD_RELATIONSHIP)
-def _account_add_relationship(actions: Actions, caller: Caller, data: CardData) -> Card:
-    account_id = data.id(verbs.ACCOUNT_ID)
-    actions.crm.add_relationship(
-        caller.tenant_id,
-        caller.user_id,
-        account_id,
-        data.id(verbs.IN_OTHER_ACCOUNT_ID),
-        data.text(verbs.IN_RELATIONSHIP_REASON),
+)
+verb(verbs.ACCOUNT_ADD_RESPONSIBLE)(
+    _account_change(
+        lambda a, c, account, d: a.crm.add_responsible(
+            c.tenant_id,
+            c.user_id,
+            account,
+            UserId(
+                _colleague(
+                    a, c, d, verbs.IN_RESPONSIBLE_USER_ID, verbs.IN_RESPONSIBLE_EMAIL, "responsible"
+                )
+            ),
+        )
     )
-    return actions.account(caller, account_id)
-
-
-@verb(verbs.ACCOUNT_ADD_CONTACT)
-def _account_add_contact(actions: Actions, caller: Caller, data: CardData) -> Card:
-    account_id = data.id(verbs.ACCOUNT_ID)
-    actions.crm.create_contact(
-        caller.tenant_id,
-        caller.user_id,
-        name=data.text(verbs.IN_CONTACT_NAME),
-        email=data.text(verbs.IN_CONTACT_EMAIL) or None,
-        job_title=data.text(verbs.IN_CONTACT_JOB_TITLE) or None,
-        account_id=account_id,
+)
+verb(verbs.ACCOUNT_REMOVE_RESPONSIBLE)(
+    _account_change(
+        lambda a, c, account, d: a.crm.remove_responsible(
+            c.tenant_id, c.user_id, account, UserId(d.id(verbs.IN_REMOVE_RESPONSIBLE_ID))
+        )
     )
-    return actions.account(caller, account_id)
+)
+verb(verbs.ACCOUNT_ADD_DOCUMENT)(
+    _account_change(
+        lambda a, c, account, d: a.crm.add_document(
+            c.tenant_id,
+            c.user_id,
+            account,
+            title=d.text(verbs.IN_DOCUMENT_TITLE),
+            url=d.text(verbs.IN_DOCUMENT_URL).strip(),
+        )
+    )
+)
+verb(verbs.ACCOUNT_REMOVE_DOCUMENT)(
+    _account_change(
+        lambda a, c, account, d: a.crm.remove_document(
+            c.tenant_id, c.user_id, account, d.id(verbs.IN_REMOVE_DOCUMENT_ID)
+        )
+    )
+)
+verb(verbs.ACCOUNT_ADD_RELATIONSHIP)(
+    _account_change(
+        lambda a, c, account, d: a.crm.add_relationship(
+            c.tenant_id,
+            c.user_id,
+            account,
+            d.id(verbs.IN_OTHER_ACCOUNT_ID),
+            d.text(verbs.IN_RELATIONSHIP_REASON),
+        )
+    )
+)
+verb(verbs.ACCOUNT_ADD_CONTACT)(
+    _account_change(
+        lambda a, c, account, d: a.crm.create_contact(
+            c.tenant_id,
+            c.user_id,
+            name=d.text(verbs.IN_CONTACT_NAME),
+            email=d.text(verbs.IN_CONTACT_EMAIL) or None,
+            job_title=d.text(verbs.IN_CONTACT_JOB_TITLE) or None,
+            account_id=account,
+        )
+    )
+)
 
 
 @verb(verbs.ACCOUNT_NEW_LEAD)

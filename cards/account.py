@@ -29,7 +29,7 @@ from cards.elements import (
     text_input,
 )
 from cards.i18n import Translator
-from cards.lead import Colleague, Pickable
+from cards.lead import Colleague, Pickable, colleague_inputs, tags_input
 from cards.lists import ContactRow, LeadRow, contact_row, fitted, lead_row
 from domain.accounts import Classification, Direction
 from domain.services import AccountView
@@ -38,8 +38,6 @@ from domain.validation import (
     EMAIL_MAX,
     NAME_MAX,
     REASON_MAX,
-    TAG_MAX,
-    TAGS_MAX,
     TITLE_MAX,
     URL_MAX,
 )
@@ -143,12 +141,7 @@ def _edit_action(
             required=True,
             error=t.t("input.required"),
         ),
-        text_input(
-            verbs.IN_TAGS,
-            t.t("input.tags"),
-            max_length=TAGS_MAX * (TAG_MAX + 2),
-            value=", ".join(sorted(account.tags)) or None,
-        ),
+        tags_input(t, account.tags),
     ]
     if catalogs:
         body += _catalog_inputs(view, t)
@@ -163,19 +156,13 @@ def _responsibles_action(
 ) -> Element:
     """Who is responsible decides who sees the account: add a colleague (picked, or by email
     for anyone the picker doesn't list) or remove one, never the last."""
-    current = set(view.account.responsible_ids)
-    others = [user for user in colleagues if user.id not in current][:COLLEAGUES_OFFERED]
-    body: list[Element] = []
-    if others:
-        choices = [Choice(value=user.id, title=user.display_name) for user in others]
-        body.append(choice_set(verbs.IN_RESPONSIBLE_USER_ID, t.t("input.colleague"), choices))
-    body.append(
-        text_input(
-            verbs.IN_RESPONSIBLE_EMAIL,
-            t.t("input.colleague_email"),
-            max_length=EMAIL_MAX,
-            style="email",
-        )
+    body = colleague_inputs(
+        t,
+        colleagues,
+        already=set(view.account.responsible_ids),
+        picked_id=verbs.IN_RESPONSIBLE_USER_ID,
+        email_id=verbs.IN_RESPONSIBLE_EMAIL,
+        limit=COLLEAGUES_OFFERED,
     )
     add = execute(t.t("action.add"), verbs.ACCOUNT_ADD_RESPONSIBLE, data)
     sections = [show_card(t.t("action.add_responsible"), body, [add])]

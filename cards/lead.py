@@ -56,6 +56,7 @@ MAILTO_MAX: Final = 2000  # longer mailto links are cut by some mail clients
 # The most of the card's 28 KB the details form may spend carrying the description (as the
 # budget measures it, non-ASCII escaped: 4,000 accented or CJK characters take 24 KB).
 FORM_TEXT_BYTES: Final = 8 * 1024
+TAGS_INPUT_MAX: Final = TAGS_MAX * (TAG_MAX + 2)  # every tag and its ", "
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -94,6 +95,33 @@ class Colleague(Protocol):
     def id(self) -> str: ...
     @property
     def display_name(self) -> str: ...
+
+
+def tags_input(t: Translator, tags: frozenset[str]) -> Element:
+    """Tags in one box, comma-separated, as a details form shows and reads them."""
+    value = ", ".join(sorted(tags)) or None
+    return text_input(verbs.IN_TAGS, t.t("input.tags"), max_length=TAGS_INPUT_MAX, value=value)
+
+
+def colleague_inputs(
+    t: Translator,
+    colleagues: Sequence[Colleague],
+    *,
+    already: set[str],
+    picked_id: str,
+    email_id: str,
+    limit: int,
+) -> list[Element]:
+    """Pick a colleague not ``already`` in, or type the email of one the picker doesn't list
+    (it shows the first ``limit`` by name)."""
+    others = [user for user in colleagues if user.id not in already][:limit]
+    body: list[Element] = []
+    if others:
+        choices = [Choice(value=user.id, title=user.display_name) for user in others]
+        body.append(choice_set(picked_id, t.t("input.colleague"), choices))
+    email = t.t("input.colleague_email")
+    body.append(text_input(email_id, email, max_length=EMAIL_MAX, style="email"))
+    return body
 
 
 def teams_user_id(user_id: UserId) -> str:
@@ -296,19 +324,13 @@ def _people_action(
         save = execute(t.t("action.save"), verbs.LEAD_SET_PRIMARY_CONTACT, data)
         sections.append(show_card(t.t("action.set_primary_contact"), body, [save]))
 
-    following = {user.id for user in view.followers}
-    others = [user for user in colleagues if user.id not in following]
-    body = []
-    if others:
-        choices = [Choice(value=u.id, title=u.display_name) for u in others[: limits.choices]]
-        body.append(choice_set(verbs.IN_FOLLOWER_USER_ID, t.t("input.colleague"), choices))
-    body.append(
-        text_input(
-            verbs.IN_FOLLOWER_EMAIL,
-            t.t("input.colleague_email"),
-            max_length=EMAIL_MAX,
-            style="email",
-        )
+    body = colleague_inputs(
+        t,
+        colleagues,
+        already={user.id for user in view.followers},
+        picked_id=verbs.IN_FOLLOWER_USER_ID,
+        email_id=verbs.IN_FOLLOWER_EMAIL,
+        limit=limits.choices,
     )
     add_follower = execute(t.t("action.add"), verbs.LEAD_ADD_FOLLOWER, data)
     sections.append(show_card(t.t("action.add_follower"), body, [add_follower]))
@@ -392,15 +414,11 @@ def _edit_action(view: LeadView, t: Translator) -> Element:
             "label": t.t("input.close_date"),
             **({"value": lead.close_date.isoformat()} if lead.close_date else {}),
         },
-        text_input(
-            verbs.IN_TAGS,
-            t.t("input.tags"),
-            max_length=TAGS_MAX * (TAG_MAX + 2),
-            value=", ".join(sorted(lead.tags)) or None,
-        ),
+        tags_input(t, lead.tags),
     ]
     description = lead.description or ""
-    if len(json.dumps(description)) <= FORM_TEXT_BYTES:
+    # Escaped, a character takes at most 6 bytes: most descriptions need no measuring.
+    if len(description) * 6 <= FORM_TEXT_BYTES or len(json.dumps(description)) <= FORM_TEXT_BYTES:
         body.append(
             text_input(
                 verbs.IN_DESCRIPTION,
